@@ -31,8 +31,10 @@ class ClipFeatures:
         self.features = np.asarray(self.features, dtype=np.float32)
         self.times_s = np.asarray(self.times_s, dtype=np.float64)
         self.visibility = np.asarray(self.visibility, dtype=np.float32)
-        if self.features.ndim != 2 or len(self.times_s) != len(self.features) or len(self.visibility) != len(
-            self.features
+        if (
+            self.features.ndim != 2
+            or len(self.times_s) != len(self.features)
+            or len(self.visibility) != len(self.features)
         ):
             raise ValueError(
                 f"ClipFeatures expects features (S,D), times (S,), visibility (S,); got "

@@ -1,0 +1,99 @@
+"""Discovery end to end: items -> extractor -> canonical vocabulary + per-item records.
+
+>>> cfg = DiscoverConfig(backend="offline", min_count=1)
+>>> items = read_items("comments.txt", default_sport="diving")
+>>> results, vocab = discover(items, cfg)
+>>> vocab.save("vocab.json"); write_items("items.jsonl", results)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from crosstrainer.attributes.canonicalize import canonicalize, load_seed_vocabulary
+from crosstrainer.attributes.discover.cache import ResponseCache
+from crosstrainer.attributes.discover.config import DiscoverConfig
+from crosstrainer.attributes.discover.items import Item, ItemResult, window_for
+from crosstrainer.attributes.vocabulary import Vocabulary
+from crosstrainer.errors import InvalidAnnotationError
+
+
+def make_backend(config: DiscoverConfig, cache_dir: str | Path | None = None) -> Any:
+    """The extractor named by ``config.backend`` (with a response cache for the LLM backends)."""
+    if config.backend == "offline":
+        from crosstrainer.attributes.discover.offline import OfflineExtractor
+
+        return OfflineExtractor(config)
+    cache_dir = config.cache_dir or cache_dir
+    cache = ResponseCache(cache_dir) if (config.use_cache and cache_dir) else None
+    if config.backend == "openai":
+        from crosstrainer.attributes.discover.http_backend import OpenAIChatBackend
+
+        return OpenAIChatBackend(config, cache)
+    from crosstrainer.attributes.discover.local_backend import TransformersChatBackend
+
+    return TransformersChatBackend(config, cache)
+
+
+def discover(
+    items: list[Item],
+    config: DiscoverConfig,
+    backend: Any = None,
+    progress: Callable[[int], None] | None = None,
+    source: str = "",
+) -> tuple[list[ItemResult], Vocabulary]:
+    """Extract, canonicalise and window: per-item results (input order) and the vocabulary."""
+    backend = backend or make_backend(config)
+    extractions = backend.extract(items, progress=progress)
+    seed = load_seed_vocabulary(config.seed_vocabulary)
+    vocab, canonical = canonicalize(items, extractions, config, seed=seed)
+    results = []
+    for item, ext, names in zip(items, extractions, canonical, strict=True):
+        evidence = {}
+        for raw, ev in ext.evidence.items():
+            for n in names:
+                if n not in evidence and (raw == n or raw in (vocab.get(n).synonyms if vocab.get(n) else [])):
+                    evidence[n] = ev
+        results.append(
+            ItemResult(
+                id=item.id,
+                text=item.text,
+                sport=item.sport,
+                time_s=item.time_s,
+                window=window_for(item.time_s, config.window_s),
+                attributes=names,
+                praise=ext.praise and not names,
+                evidence=evidence,
+                error=ext.error,
+            )
+        )
+    if not vocab.attributes:
+        raise InvalidAnnotationError(
+            f"{source or 'input'}: no skill-attribute seen in at least {config.min_count} of {len(items)} comments "
+            "(lower --min-count, or check that the comments correct technique)"
+        )
+    n_failed = sum(r.error is not None for r in results)
+    vocab.meta = {
+        "source": source,
+        "extractor": backend.name,
+        "model": getattr(backend, "model_id", None),
+        "n_items": len(items),
+        "n_praise": sum(r.praise for r in results),
+        "n_with_attributes": sum(bool(r.attributes) for r in results),
+        "n_failed": n_failed,
+        "sports": sorted({i.sport for i in items if i.sport}),
+        "config": config.model_dump(exclude={"cache_dir"}),
+    }
+    return results, vocab
+
+
+def write_items(path: str | Path, results: list[ItemResult]) -> None:
+    """Write per-item results as JSONL (atomically)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for r in results:
+            fh.write(r.to_json() + "\n")
+    tmp.replace(path)

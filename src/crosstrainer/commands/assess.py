@@ -1,0 +1,131 @@
+"""``crosstrainer assess``: the main job. One or many inputs (videos, keypoint files, folders) -> assessments.
+
+    crosstrainer assess examples/sample_bicep_curl.mp4
+    crosstrainer assess clip.mp4 --sport "bicep curl" --json result.json --report report.html
+    crosstrainer assess keypoints.npy --skeleton coco17 --fps 30 --json -
+    crosstrainer assess videos/ --out-dir results/          # one JSON per input, model loaded once
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+import typer
+
+from crosstrainer.errors import CrossTrainerError, InputNotFoundError, PartialFailure, UsageError
+
+
+def expand_inputs(inputs: list[Path]) -> list[Path]:
+    """Files as given; folders expanded to the videos and keypoint files directly inside them (sorted)."""
+    from crosstrainer.api import KEYPOINT_SUFFIXES, VIDEO_SUFFIXES
+
+    out: list[Path] = []
+    for p in inputs:
+        if p.is_dir() and not any(p.glob("*_keypoints.json")):
+            found = sorted(
+                f for f in p.iterdir()
+                if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES | KEYPOINT_SUFFIXES and not f.name.startswith(".")
+            )
+            if not found:
+                raise InputNotFoundError(f"no videos or keypoint files in folder {p}")
+            out += found
+        else:
+            out.append(p)
+    return out
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def assess_command(
+    inputs: list[Path] = typer.Argument(..., help="Video(s) (mp4, mov, avi, webm, mkv), keypoint files (.npy, .json) or folders."),
+    json_out: str | None = typer.Option(None, "--json", help="Write the assessment JSON here ('-' for stdout). One input only."),
+    out_dir: Path | None = typer.Option(None, "--out-dir", help="Write <stem>.json per input here (and <stem>.html with --report)."),
+    report: str | None = typer.Option(None, "--report", help="Write a self-contained HTML report ('auto' with --out-dir)."),
+    model: Path | None = typer.Option(None, "--model", help="Model folder (default: the bundled embedded model)."),
+    sport: str | None = typer.Option(None, "--sport", help="Name of the sport or exercise, if known (e.g. 'bicep curl')."),
+    kind: str = typer.Option("auto", "--kind", help="auto | video | keypoints."),
+    skeleton: str | None = typer.Option(None, "--skeleton", help="Keypoint layout: mediapipe33 | coco17 | openpose18 | openpose25."),
+    fps: float | None = typer.Option(None, "--fps", help="Frame rate of a keypoint file that does not say (default 30)."),
+    sample_fps: float = typer.Option(10.0, "--sample-fps", help="Video frames per second given to the pose estimator."),
+    threads: int | None = typer.Option(None, "--threads", help="CPU threads for the language model."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No terminal report (errors still go to stderr)."),
+) -> None:
+    """Assess how well a person performs: proficiency level, skill-attributes to improve (and when), feedback."""
+    from rich.console import Console
+
+    from crosstrainer.api import Assessor, preflight
+    from crosstrainer.cli_render import render_assessment
+
+    warnings.filterwarnings("ignore")
+    console = Console(stderr=True)
+    files = expand_inputs(inputs)
+    batch = len(files) > 1 or out_dir is not None
+    if batch and json_out:
+        raise UsageError("--json takes one input; use --out-dir for several")
+    if batch and report and report != "auto" and len(files) > 1:
+        raise UsageError("--report PATH takes one input; with --out-dir use --report auto")
+    if not batch:
+        preflight(files[0], kind)  # a missing or unreadable input fails before the model loads
+    with console.status("loading model...", spinner="dots"):
+        assessor = Assessor.load(model, sample_fps=sample_fps, num_threads=threads)
+    failures: list[tuple[Path, CrossTrainerError]] = []
+    if not batch:
+        result = assessor.assess(files[0], kind=kind, skeleton=skeleton, fps=fps, sport=sport)
+        _emit(result, json_out, report, quiet, console, render_assessment)
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    assert out_dir is not None or len(files) > 1
+    target = out_dir or Path(".")
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=False) as progress:
+        task = progress.add_task("assessing", total=len(files))
+        for f in files:
+            progress.update(task, description=f"assessing {f.name}")
+            try:
+                result = assessor.assess(f, kind=kind, skeleton=skeleton, fps=fps, sport=sport)
+            except CrossTrainerError as exc:
+                failures.append((f, exc))
+                progress.console.print(f"[red]error[/] {f}: {exc} (exit code {exc.exit_code})")
+            else:
+                _write_text(target / f"{f.stem}.json", result.assessment.to_json() + "\n")
+                if report:
+                    from crosstrainer.report.html import write_report
+
+                    write_report(result, target / f"{f.stem}.html")
+                a = result.assessment
+                progress.console.print(
+                    f"[green]ok[/] {f.name}: {a.proficiency.level} ({a.proficiency.score:.2f}), "
+                    f"{len(a.attributes)} attribute(s) -> {target / (f.stem + '.json')}"
+                )
+            progress.advance(task)
+    if failures:
+        raise PartialFailure(f"{len(failures)} of {len(files)} inputs failed: " + "; ".join(
+            f"{f.name} ({e.__class__.__name__})" for f, e in failures))
+
+
+def _emit(result, json_out, report, quiet, console, render) -> None:
+    if json_out == "-":
+        sys.stdout.write(result.assessment.to_json() + "\n")
+    elif json_out:
+        _write_text(Path(json_out), result.assessment.to_json() + "\n")
+    if report:
+        from crosstrainer.report.html import write_report
+
+        path = Path(result.source_path).with_suffix(".html").name if report == "auto" else report
+        write_report(result, path)
+        if not quiet:
+            console.print(f"report: {path}")
+    if not quiet:
+        render(result, Console(file=sys.stderr if json_out == "-" else sys.stdout))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("assess")(assess_command)

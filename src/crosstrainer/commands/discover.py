@@ -1,0 +1,89 @@
+"""``crosstrainer discover``: skill-attributes and a canonical vocabulary from expert commentary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from crosstrainer.errors import UsageError
+
+
+def register(app: typer.Typer) -> None:
+    app.command("discover")(discover_command)
+
+
+def discover_command(
+    input: str = typer.Argument(
+        ...,
+        help="Commentary: a .txt file (one comment a line), .jsonl/.json ({'text', 'sport', 'time_s', 'id'} or "
+        "Sample records), or a dataset NAME:PATH such as mtl_aqa:../shared/data/mtl_aqa.",
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Vocabulary file to write (.json, or .yaml/.yml)."),
+    items_out: Path | None = typer.Option(None, "--items", help="Also write per-comment attributes here (JSONL)."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML file of discover settings."),
+    backend: str | None = typer.Option(None, "--backend", "-b", help="offline (default) | openai | transformers."),
+    sport: str | None = typer.Option(None, "--sport", help="Sport of comments that do not name one."),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint, e.g. http://host/v1."),
+    model: str | None = typer.Option(None, "--model", help="Model name for the endpoint."),
+    api_key_env: str | None = typer.Option(None, "--api-key-env", help="Env var with the API key [OPENAI_API_KEY]."),
+    model_path: str | None = typer.Option(None, "--model-path", help='Local instruct model folder, or "smollm2".'),
+    concurrency: int | None = typer.Option(None, "--concurrency", help="Requests in flight (openai backend)."),
+    timeout_s: float | None = typer.Option(None, "--timeout", help="Per-request timeout in seconds."),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="LLM reply cache [<out stem>.cache]."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the reply cache."),
+    window_s: float | None = typer.Option(None, "--window", help="Window width (s) ending at each comment [5]."),
+    min_count: int | None = typer.Option(None, "--min-count", help="Drop attributes seen in fewer comments [2]."),
+    limit: int | None = typer.Option(None, "--limit", help="Only the first N comments (for a quick look)."),
+) -> None:
+    """Discover skill-attributes from expert commentary and write a vocabulary that training reads."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from crosstrainer.attributes.discover import DiscoverConfig, discover, make_backend, read_items, write_items
+
+    cfg = DiscoverConfig.from_yaml(config) if config else DiscoverConfig()
+    cfg = cfg.updated(
+        backend=backend,
+        sport=sport,
+        base_url=base_url,
+        model=model,
+        api_key_env=api_key_env,
+        model_path=model_path,
+        max_concurrency=concurrency,
+        timeout_s=timeout_s,
+        cache_dir=str(cache_dir) if cache_dir else None,
+        use_cache=False if no_cache else None,
+        window_s=window_s,
+        min_count=min_count,
+    )
+    if out.suffix not in (".json", ".yaml", ".yml"):
+        raise UsageError(f"--out {out}: use a .json, .yaml or .yml file name")
+    if limit is not None and limit < 1:
+        raise UsageError("--limit must be at least 1")
+    items = read_items(input, default_sport=cfg.sport)[:limit]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    extractor = make_backend(cfg, cache_dir=out.with_name(out.stem + ".cache"))
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn(f"discover ({cfg.backend})"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("items", total=len(items))
+        results, vocab = discover(items, cfg, backend=extractor, progress=lambda n: bar.advance(task, n), source=input)
+    vocab.save(out)
+    if items_out is not None:
+        items_out.parent.mkdir(parents=True, exist_ok=True)
+        write_items(items_out, results)
+    meta = vocab.meta
+    n_jargon = sum(not a.transferable for a in vocab.attributes)
+    console.print(
+        f"{meta['n_items']} comments: {meta['n_with_attributes']} with attributes to improve, {meta['n_praise']} praise"
+        + (f", {meta['n_failed']} failed" if meta["n_failed"] else "")
+        + f"; {len(vocab.attributes)} attributes ({n_jargon} sport-specific) -> {out}"
+        + (f"; requests sent: {extractor.requests}" if cfg.backend != "offline" else "")
+    )

@@ -1,0 +1,60 @@
+"""``crosstrainer serve``: the local web app (upload a clip, watch progress, read the report).
+
+crosstrainer serve                       # http://127.0.0.1:8000, the shipped model
+crosstrainer serve --port 8080 --model runs/my_model --max-jobs 1 --max-upload-mb 200
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from crosstrainer.errors import UsageError
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("serve")
+    def serve(
+        host: str = typer.Option(
+            "127.0.0.1", "--host", help="Address to bind; 0.0.0.0 exposes the app to your network."
+        ),
+        port: int = typer.Option(8000, "--port", help="TCP port."),
+        model: Path | None = typer.Option(None, "--model", help="Model folder (default: the shipped model)."),
+        max_jobs: int = typer.Option(1, "--max-jobs", help="Assessments that run at the same time."),
+        queue_size: int = typer.Option(8, "--queue-size", help="Uploads that may wait; more get HTTP 429."),
+        max_upload_mb: float = typer.Option(200, "--max-upload-mb", help="Largest accepted upload, in MB (else 413)."),
+        workdir: Path | None = typer.Option(
+            None, "--workdir", help="Where the private upload folder is made (default: the system temp folder)."
+        ),
+        preload: bool = typer.Option(
+            True, "--preload/--lazy", help="Load the model at startup (in the background) or on the first upload."
+        ),
+    ) -> None:
+        """Run the local web app and its JSON API (schema at /openapi.json). Stop it with Ctrl+C."""
+        if not 0 < port < 65536:
+            raise UsageError(f"--port must be between 1 and 65535, not {port}")
+        if max_jobs < 1 or queue_size < 0 or max_upload_mb <= 0:
+            raise UsageError("--max-jobs must be >= 1, --queue-size >= 0 and --max-upload-mb > 0")
+        if model is not None and not model.exists():
+            from crosstrainer.errors import InputNotFoundError
+
+            raise InputNotFoundError(f"model folder not found: {model}")
+        if workdir is not None:
+            workdir.mkdir(parents=True, exist_ok=True)
+
+        import uvicorn
+
+        from crosstrainer.server.app import create_app
+
+        web = create_app(
+            max_upload_mb=max_upload_mb,
+            max_jobs=max_jobs,
+            queue_size=queue_size,
+            workdir=workdir,
+            model_dir=str(model) if model is not None else None,
+            preload=preload,
+        )
+        shown = f"[{host}]" if ":" in host else host
+        typer.echo(f"CrossTrainer web app on http://{shown}:{port}/  (Ctrl+C to stop)", err=True)
+        uvicorn.run(web, host=host, port=port, log_level="warning", access_log=False)

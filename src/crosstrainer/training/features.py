@@ -1,0 +1,109 @@
+"""Per-second features for training samples, whatever carries them.
+
+- keypoint samples (``sample.pose``, e.g. the landmark CSVs): encoded on the fly by the pose encoder, with
+  augmentation when a random generator is given;
+- ``sample.features``: a precomputed per-second array (``.npy``, ``.npz`` with ``features``, ``.pt``);
+- otherwise the feature cache written by ``crosstrainer extract`` (``feature_cache`` folder).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from crosstrainer.data.sample import Sample
+from crosstrainer.errors import InputNotFoundError, UsageError
+from crosstrainer.training.augment import augment, crop
+
+
+def load_feature_file(path: str | Path) -> np.ndarray:
+    """(S, D) float32 from .npy / .npz (key ``features``) / .pt (tensor or dict with ``features``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputNotFoundError(f"feature file not found: {path}")
+    if path.suffix == ".npy":
+        arr = np.load(path)
+    elif path.suffix == ".npz":
+        with np.load(path) as z:
+            arr = z["features"]
+    elif path.suffix in (".pt", ".pth"):
+        import torch
+
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+        arr = (obj["features"] if isinstance(obj, dict) else obj).float().numpy()
+    else:
+        raise UsageError(f"unsupported feature file {path} (use .npy, .npz or .pt)")
+    arr = np.asarray(arr, np.float32)
+    return arr.reshape(arr.shape[0], -1) if arr.ndim != 2 else arr
+
+
+class FeatureProvider:
+    def __init__(self, encoder: str = "pose", feature_cache: str | Path | None = None, augment: bool = False) -> None:
+        self.encoder_name = encoder
+        self.feature_cache = Path(feature_cache) if feature_cache else None
+        self.augment = augment
+        self._pose_encoder: Any = None
+        self._loaded: dict[str, np.ndarray] = {}
+        self._cache: Any = None
+
+    @property
+    def pose_encoder(self) -> Any:
+        if self._pose_encoder is None:
+            from crosstrainer.encoders.kinematics import KinematicEncoder
+
+            self._pose_encoder = KinematicEncoder()
+        return self._pose_encoder
+
+    def encoder_info(self) -> dict[str, Any]:
+        if self.encoder_name == "pose":
+            enc = self.pose_encoder
+            return {"name": enc.name, "version": enc.version, "config": enc.config(), "dim": enc.dim}
+        if self.feature_cache is not None:
+            from crosstrainer.features.cache import FeatureCache
+
+            self._cache = self._cache or FeatureCache.open(self.feature_cache, self.encoder_name)
+            return {"name": self._cache.name, "version": self._cache.version, "config": self._cache.config,
+                    "dim": self._cache.dim}
+        return {"name": self.encoder_name, "version": "external", "config": {}, "dim": None}
+
+    def clip(
+        self, sample: Sample, window: tuple[float, float] | None = None, rng: np.random.Generator | None = None
+    ) -> np.ndarray:
+        """(S, D) features of ``sample`` restricted to ``window`` seconds (None: whole clip)."""
+        if sample.pose is not None:
+            pose = sample.pose
+            if window is not None:
+                pose = crop(pose, pose.times_s[0] + window[0], pose.times_s[0] + window[1])
+            if rng is not None and self.augment:
+                pose = augment(pose, rng)
+            return self.pose_encoder.encode(pose).features
+        feats = self._full(sample)
+        if window is None:
+            return feats
+        a = int(np.clip(np.floor(window[0]), 0, len(feats) - 1))
+        b = int(np.clip(np.ceil(window[1]), a + 1, len(feats)))
+        return feats[a:b]
+
+    def _full(self, sample: Sample) -> np.ndarray:
+        if sample.id not in self._loaded:
+            if sample.features:
+                self._loaded[sample.id] = load_feature_file(sample.features)
+            elif self.feature_cache is not None:
+                self._loaded[sample.id] = self._from_cache(sample)
+            else:
+                raise UsageError(
+                    f"sample {sample.id} has no keypoints or features: run `crosstrainer extract` and pass --features"
+                )
+        return self._loaded[sample.id]
+
+    def _from_cache(self, sample: Sample) -> np.ndarray:
+        from crosstrainer.features.cache import FeatureCache
+
+        if self._cache is None:
+            self._cache = FeatureCache.open(self.feature_cache, self.encoder_name)
+        feats = self._cache.load(sample.id)
+        if feats is None:
+            raise InputNotFoundError(f"no cached features for {sample.id} in {self._cache.dir}")
+        return feats.features

@@ -1,0 +1,388 @@
+"""The two-stage CrossTrainer recipe: setup -> Stage I -> Stage II -> probes -> save.
+
+Stage I  : projector + LoRA learn to generate the skill-attributes of each commentary window.
+Stage II : the same adapter learns level + feedback with the attributes in the prompt (plus a share of Stage-I
+           examples, ``rehearsal``, so one adapter keeps both skills); ``two_stage: false`` skips Stage I
+           (the paper's "w/o two-stage" ablation).
+Probes   : logistic regressions on the frozen projected representation (proficiency per clip, attributes per second).
+
+Runs on one CPU or many GPUs through accelerate (``accelerate launch -m crosstrainer.cli train run ...``).
+Resumable: every ``save_every`` steps the trainable weights, optimizer, scheduler and position are written
+atomically to ``<out>/checkpoint/``; rerunning the same command continues from there.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from crosstrainer import __version__
+from crosstrainer.attributes.vocabulary import Attribute, Vocabulary
+from crosstrainer.data.sample import Sample
+from crosstrainer.errors import UsageError
+from crosstrainer.model import prompts
+from crosstrainer.model.checkpoint import Manifest, save_model
+from crosstrainer.model.crosstrainer import CrossTrainerModel, Turn
+from crosstrainer.model.probes import LinearProbe
+from crosstrainer.model.projector import Projector
+from crosstrainer.training.config import TrainConfig
+from crosstrainer.training.features import FeatureProvider
+
+
+@dataclass(frozen=True)
+class Item:
+    """One training example: commentary ``c`` of sample ``s`` for ``stage`` (1 = attributes, 2 = feedback)."""
+
+    s: int
+    c: int
+    stage: int
+
+
+def _window(sample: Sample, c: int, cfg: TrainConfig) -> tuple[float, float] | None:
+    com = sample.commentary[c]
+    if com.window is not None:
+        return (float(com.window[0]), float(com.window[1]))
+    if com.time_s is not None:
+        return (max(0.0, com.time_s - cfg.commentary_window_s), float(com.time_s))
+    return None
+
+
+def build_items(samples: list[Sample], cfg: TrainConfig) -> tuple[list[Item], list[Item]]:
+    stage1 = [
+        Item(s, c, 1)
+        for s, smp in enumerate(samples)
+        for c, com in enumerate(smp.commentary)
+        if com.attributes is not None
+    ]
+    stage2 = [
+        Item(s, c, 2)
+        for s, smp in enumerate(samples)
+        for c, com in enumerate(smp.commentary)
+        if com.text.strip() or smp.proficiency
+    ]
+    return stage1 * cfg.stage1_repeat, stage2 * cfg.stage2_repeat
+
+
+def make_turn(
+    item: Item, samples: list[Sample], provider: FeatureProvider, cfg: TrainConfig, rng: np.random.Generator | None
+) -> Turn:
+    """The prompt/target turn of one item; with ``rng`` the features are augmented and the sport sometimes hidden."""
+    sample = samples[item.s]
+    com = sample.commentary[item.c]
+    feats = provider.clip(sample, _window(sample, item.c, cfg), rng)
+    attrs = list(com.attributes or [])
+    sport = sample.sport if (rng is None or rng.random() < 0.7) else None  # learn to work without the sport too
+    if item.stage == 1:
+        return Turn(feats, prompts.stage1_user(sport), prompts.stage1_target(attrs))
+    return Turn(feats, prompts.stage2_user(sport, attrs), prompts.stage2_target(sample.proficiency, com.text))
+
+
+def vocabulary_from_samples(samples: list[Sample], base: Vocabulary | None = None) -> Vocabulary:
+    """The attribute vocabulary: ``base`` (if given) plus every attribute the samples use, with counts and sports."""
+    attrs: dict[str, Attribute] = {
+        a.name: a.model_copy(update={"count": 0, "sports": []}) for a in (base.attributes if base else [])
+    }
+    for smp in samples:
+        for com in smp.commentary:
+            for name in com.attributes or []:
+                key = " ".join(name.lower().split())
+                if base is not None and (hit := base.get(key)) is not None:
+                    key = hit.name
+                a = attrs.setdefault(key, Attribute(name=key))
+                a.count += 1
+                if smp.sport and smp.sport not in a.sports:
+                    a.sports.append(smp.sport)
+                if com.text and len(a.examples) < 3 and com.text not in a.examples:
+                    a.examples.append(com.text)
+    return Vocabulary(
+        attributes=[a for a in attrs.values() if a.count > 0 or base is None], meta={"source": "training samples"}
+    )
+
+
+def set_seed(seed: int) -> None:
+    import random
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class Trainer:
+    """Owns the model, optimizer and loop. ``fit()`` runs every stage and returns the trained parts."""
+
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        train_samples: list[Sample],
+        out_dir: str | Path,
+        provider: FeatureProvider | None = None,
+        levels: list[str] | None = None,
+        vocabulary: Vocabulary | None = None,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        from accelerate import Accelerator
+
+        if not train_samples:
+            raise UsageError("no training samples")
+        self.cfg, self.samples, self.out = cfg, train_samples, Path(out_dir)
+        self.provider = provider or FeatureProvider(cfg.encoder, augment=cfg.augment)
+        self.levels = levels or sorted({s.proficiency for s in train_samples if s.proficiency})
+        self.vocabulary = vocabulary or vocabulary_from_samples(train_samples)
+        self.log = log
+        if cfg.num_threads:
+            torch.set_num_threads(cfg.num_threads)
+        self.acc = Accelerator(mixed_precision=cfg.mixed_precision, gradient_accumulation_steps=cfg.grad_accum)
+        self.out.mkdir(parents=True, exist_ok=True)
+        set_seed(cfg.seed)
+        self._setup_model()
+
+    # ---- setup -----------------------------------------------------------------------------------------------
+    def _setup_model(self) -> None:
+        from peft import LoraConfig, get_peft_model
+
+        from crosstrainer.model.llm import load_causal_lm
+
+        cfg = self.cfg
+        llm, tok = load_causal_lm(cfg.llm, seed=cfg.seed)
+        lora = LoraConfig(
+            r=cfg.lora_r,
+            lora_alpha=cfg.lora_alpha,
+            lora_dropout=cfg.lora_dropout,
+            target_modules=list(cfg.lora_targets),
+            task_type="CAUSAL_LM",
+        )
+        self.peft = get_peft_model(llm, lora)
+        probe_feats = self.provider.clip(self.samples[0])
+        hidden = int(llm.config.hidden_size)
+        torch.manual_seed(cfg.seed)
+        projector = Projector(probe_feats.shape[1], hidden)
+        stats = np.concatenate([self.provider.clip(s) for s in self.samples[: min(len(self.samples), 512)]])
+        projector.fit_normalization(torch.as_tensor(stats))
+        self.model = CrossTrainerModel(self.peft, tok, projector, max_video_tokens=cfg.max_video_tokens)
+        self.in_dim = probe_feats.shape[1]
+
+    def _optimizer(self, total_steps: int) -> tuple[torch.optim.Optimizer, Any]:
+        cfg = self.cfg
+        lora_params = [p for n, p in self.peft.named_parameters() if p.requires_grad]
+        groups = [
+            {"params": list(self.model.projector.parameters()), "lr": cfg.lr_projector},
+            {"params": lora_params, "lr": cfg.lr_lora},
+        ]
+        opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
+
+        def schedule(step: int) -> float:
+            if step < cfg.warmup_steps:
+                return (step + 1) / max(1, cfg.warmup_steps)
+            progress = (step - cfg.warmup_steps) / max(1, total_steps - cfg.warmup_steps)
+            return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+        return opt, torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+
+    # ---- checkpoints -----------------------------------------------------------------------------------------
+    def _trainable_state(self) -> dict[str, torch.Tensor]:
+        from peft import get_peft_model_state_dict
+
+        state = {f"projector.{k}": v for k, v in self.model.projector.state_dict().items()}
+        state.update({f"lora.{k}": v for k, v in get_peft_model_state_dict(self.peft).items()})
+        return state
+
+    def _load_trainable(self, state: dict[str, torch.Tensor]) -> None:
+        from peft import set_peft_model_state_dict
+
+        self.model.projector.load_state_dict({k[10:]: v for k, v in state.items() if k.startswith("projector.")})
+        set_peft_model_state_dict(self.peft, {k[5:]: v for k, v in state.items() if k.startswith("lora.")})
+
+    def _save_checkpoint(self, stage: int, step: int, opt: Any, sched: Any, done: bool = False) -> None:
+        if not self.acc.is_main_process:
+            return
+        ckpt = self.out / "checkpoint"
+        ckpt.mkdir(exist_ok=True)
+        tmp = ckpt / "state.pt.tmp"
+        torch.save(
+            {
+                "stage": stage,
+                "step": step,
+                "done": done,
+                "trainable": self._trainable_state(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "config": self.cfg.to_dict(),
+            },
+            tmp,
+        )
+        os.replace(tmp, ckpt / "state.pt")
+
+    def _read_checkpoint(self) -> dict[str, Any] | None:
+        path = self.out / "checkpoint" / "state.pt"
+        if not path.is_file():
+            return None
+        try:
+            return torch.load(path, map_location="cpu", weights_only=False)
+        except Exception:  # a truncated file from a kill: start that stage again
+            self.log(f"warning: ignoring unreadable checkpoint {path}")
+            return None
+
+    def _log_metrics(self, record: dict[str, Any]) -> None:
+        if self.acc.is_main_process:
+            with (self.out / "metrics.jsonl").open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(record) + "\n")
+
+    # ---- loop ------------------------------------------------------------------------------------------------
+    def run_stage(self, stage: int, items: list[Item], rehearsal_items: list[Item], progress: Any = None) -> dict:
+        cfg = self.cfg
+        if not items:
+            raise UsageError(f"stage {stage}: no training examples (stage 1 needs commentary with attributes)")
+        steps_per_epoch = math.ceil(len(items) / (cfg.batch_size * cfg.grad_accum * self.acc.num_processes))
+        total = max(1, math.ceil(cfg.epochs * steps_per_epoch))
+        if cfg.max_steps:
+            total = min(total, cfg.max_steps)
+        opt, sched = self._optimizer(total)
+        model, opt, sched = self.acc.prepare(self.model, opt, sched)
+        start = 0
+        ckpt = self._read_checkpoint()
+        if ckpt is not None and ckpt["stage"] == stage:
+            self._load_trainable(ckpt["trainable"])
+            opt.load_state_dict(ckpt["optimizer"])
+            sched.load_state_dict(ckpt["scheduler"])
+            start = ckpt["step"]
+            if ckpt.get("done"):
+                start = total
+            self.log(f"stage {stage}: resuming at step {start}/{total}")
+        elif ckpt is not None and ckpt["stage"] > stage:
+            self._load_trainable(ckpt["trainable"])
+            self.log(f"stage {stage}: already done in {self.out / 'checkpoint'}")
+            return {"stage": stage, "steps": total, "resumed": True}
+        model.train()
+        losses: list[float] = []
+        first_loss = None
+        t0 = time.time()
+        task = (
+            progress.add_task(f"stage {'I' if stage == 1 else 'II'}", total=total, completed=start)
+            if progress
+            else None
+        )
+        for step in range(start, total):
+            for micro in range(cfg.grad_accum):
+                rng = np.random.default_rng([cfg.seed, stage, step, micro, self.acc.process_index])
+                pool = items
+                batch = []
+                for _ in range(cfg.batch_size):
+                    use_rehearsal = rehearsal_items and rng.random() < cfg.rehearsal
+                    src = rehearsal_items if use_rehearsal else pool
+                    batch.append(make_turn(src[int(rng.integers(len(src)))], self.samples, self.provider, cfg, rng))
+                with self.acc.accumulate(model):
+                    loss = self.model.loss(batch)
+                    self.acc.backward(loss)
+                    opt.step()
+                    sched.step()
+                    opt.zero_grad()
+            value = float(self.acc.gather(loss.detach().reshape(1)).mean())
+            first_loss = value if first_loss is None else first_loss
+            losses.append(value)
+            if (step + 1) % cfg.log_every == 0 or step + 1 == total:
+                self._log_metrics(
+                    {
+                        "stage": stage,
+                        "step": step + 1,
+                        "loss": value,
+                        "lr": sched.get_last_lr()[-1],
+                        "elapsed_s": round(time.time() - t0, 2),
+                    }
+                )
+            if task is not None:
+                progress.update(task, advance=1, description=f"stage {'I' if stage == 1 else 'II'} loss {value:.3f}")
+            if (step + 1) % cfg.save_every == 0 and step + 1 < total:
+                self._save_checkpoint(stage, step + 1, opt, sched)
+        self._save_checkpoint(stage, total, opt, sched, done=True)
+        self.model.eval()
+        return {
+            "stage": stage,
+            "steps": total,
+            "first_loss": first_loss,
+            "last_loss": float(np.mean(losses[-max(1, len(losses) // 10) :])) if losses else None,
+            "seconds": round(time.time() - t0, 1),
+        }
+
+    def fit(self, progress: Any = None) -> dict[str, Any]:
+        stage1, stage2 = build_items(self.samples, self.cfg)
+        report: dict[str, Any] = {}
+        if self.cfg.two_stage:
+            report["stage1"] = self.run_stage(1, stage1, [], progress)
+        report["stage2"] = self.run_stage(2, stage2, stage1 if self.cfg.two_stage else [], progress)
+        self.proficiency_probe, self.attribute_probe = self.fit_probes()
+        return report
+
+    # ---- probes ----------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def fit_probes(self) -> tuple[LinearProbe, LinearProbe]:
+        names = self.vocabulary.names
+        xs, ys, xsec, ysec = [], [], [], []
+        for smp in self.samples:
+            feats = self.provider.clip(smp)
+            proj = self.model.project(feats).float().cpu().numpy()
+            if smp.proficiency in self.levels:
+                xs.append(proj.mean(0))
+                ys.append(self.levels.index(smp.proficiency))
+            annotated = [c for c in smp.commentary if c.attributes is not None]
+            if annotated:
+                present = {
+                    self.vocabulary.get(a).name for c in annotated for a in c.attributes if self.vocabulary.get(a)
+                }
+                row = np.array([n in present for n in names], np.float32)
+                xsec.append(proj)
+                ysec.append(np.repeat(row[None], len(proj), 0))
+        if not xs:
+            raise UsageError("no training sample has a proficiency level in the model's levels")
+        prof = LinearProbe.fit(np.stack(xs), np.array(ys), self.levels, seed=self.cfg.seed)
+        if xsec:
+            attr = LinearProbe.fit(
+                np.concatenate(xsec), np.concatenate(ysec), names, multilabel=True, seed=self.cfg.seed
+            )
+        else:
+            dim = int(self.model.projector.out_dim)
+            attr = LinearProbe(
+                np.zeros((len(names), dim), np.float32), np.full(len(names), -8.0, np.float32), names, True
+            )
+        return prof, attr
+
+    # ---- save ------------------------------------------------------------------------------------------------
+    def save(self, folder: str | Path, metrics: dict[str, Any], model_card: str, train_info: dict[str, Any]) -> Path:
+        cfg = self.cfg
+        manifest = Manifest(
+            name=cfg.name,
+            version=__version__,
+            llm=cfg.llm,
+            encoder=self.provider.encoder_info(),
+            levels=list(self.levels),
+            projector={
+                "in_dim": self.in_dim,
+                "hidden_dim": self.model.projector.hidden_dim,
+                "out_dim": self.model.projector.out_dim,
+            },
+            lora={"r": cfg.lora_r, "alpha": cfg.lora_alpha, "dropout": cfg.lora_dropout, "targets": cfg.lora_targets},
+            max_video_tokens=cfg.max_video_tokens,
+            stage1_window_s=cfg.stage1_window_s,
+            attribute_threshold=cfg.attribute_threshold,
+            seed=cfg.seed,
+            train={**train_info, "config": cfg.to_dict()},
+            metrics=metrics,
+        )
+        return save_model(
+            folder,
+            manifest,
+            self.model.projector.state_dict(),
+            self.peft,
+            self.proficiency_probe,
+            self.attribute_probe,
+            self.vocabulary,
+            model_card,
+        )

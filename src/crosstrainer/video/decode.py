@@ -1,0 +1,295 @@
+"""Video decoding with PyAV: probe, sampled RGB frames, one frame at a time, and a decode-only benchmark floor.
+
+Every frame is decoded (codecs need it), but only the sampled ones are converted to RGB and downscaled, in one
+swscale pass (``VideoFrame.reformat``): that is the hot path of ``crosstrainer assess``.
+
+>>> info = probe_video("examples/sample_bicep_curl.mp4")  # doctest: +SKIP
+>>> info.width, info.height, round(info.fps, 2)            # doctest: +SKIP
+(522, 294, 29.97)
+>>> for t, rgb in iter_frames("examples/sample_bicep_curl.mp4", sample_fps=10):  # doctest: +SKIP
+...     print(round(t, 3), rgb.shape, rgb.dtype)   # 0.0 (294, 522, 3) uint8, then 0.1 ...
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from crosstrainer.errors import InputNotFoundError, InvalidVideoError
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".webm", ".mkv", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp")
+
+
+@dataclass
+class VideoInfo:
+    """What ``probe_video`` learns from the container without decoding the whole video.
+
+    ``num_frames`` is the stream's frame count when the container stores one, else ``round(duration_s * fps)``.
+    ``rotation`` is the display rotation in degrees from the stream's metadata (phones write 90/-90/180);
+    ``iter_frames`` and ``read_frame_at`` apply it, and ``width``/``height`` are the size after rotation.
+    """
+
+    path: str
+    duration_s: float
+    fps: float
+    width: int
+    height: int
+    num_frames: int
+    codec: str
+    rotation: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _open(path: str | Path) -> av.container.InputContainer:
+    p = Path(path)
+    if not p.exists():
+        raise InputNotFoundError(f"video not found: {p}")
+    if p.is_dir():
+        raise InvalidVideoError(f"{p} is a folder, not a video file")
+    if p.stat().st_size == 0:
+        raise InvalidVideoError(f"{p} is empty (0 bytes)")
+    try:
+        return av.open(str(p))
+    except (av.FFmpegError, UnicodeDecodeError, ValueError) as e:
+        raise InvalidVideoError(f"{p} is not a readable video ({type(e).__name__}: {_short(e)})") from None
+
+
+def _short(e: BaseException) -> str:
+    return str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+
+
+def _video_stream(container: av.container.InputContainer, path: str | Path) -> av.video.stream.VideoStream:
+    if not container.streams.video:
+        container.close()
+        raise InvalidVideoError(f"{path} has no video stream")
+    return container.streams.video[0]
+
+
+def _rotation(frame: av.VideoFrame) -> int:
+    try:
+        return round(float(frame.rotation)) % 360
+    except (AttributeError, TypeError, ValueError):
+        return 0
+
+
+def _first_frame(container: av.container.InputContainer, stream, path: str | Path) -> av.VideoFrame:
+    try:
+        for frame in container.decode(stream):
+            return frame
+    except av.FFmpegError as e:
+        raise InvalidVideoError(f"{path} could not be decoded ({_short(e)})") from None
+    raise InvalidVideoError(f"{path} has no video frames")
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    """Read the container header and decode the first frame (to prove the video is readable).
+
+    Raises ``InputNotFoundError`` (missing file) or ``InvalidVideoError`` (not a video, corrupt, no frames).
+    When the container stores no duration, the packets are counted (demux only, no decoding).
+    """
+    container = _open(path)
+    try:
+        stream = _video_stream(container, path)
+        codec = stream.codec_context.name
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        fps = float(rate) if rate else 0.0
+        first = _first_frame(container, stream, path)
+        rot = _rotation(first)
+        w, h = first.width, first.height
+        if rot in (90, 270):
+            w, h = h, w
+        duration = 0.0
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            duration = container.duration / av.time_base
+        num_frames = int(stream.frames or 0)
+        if duration <= 0 or num_frames <= 0 or fps <= 0:
+            n, span = _count_packets(path)
+            num_frames = num_frames or n
+            if fps <= 0 and span > 0 and n > 1:
+                fps = (n - 1) / span
+            if duration <= 0 and fps > 0:
+                duration = num_frames / fps
+        if num_frames <= 0 and fps > 0:
+            num_frames = round(duration * fps)
+        if fps <= 0:
+            fps = 30.0  # a single-frame "video" (or no timing at all): assume 30 fps, the common default
+        if duration <= 0:
+            duration = max(num_frames, 1) / fps
+        return VideoInfo(str(path), duration, fps, w, h, max(num_frames, 1), codec, rot)
+    finally:
+        container.close()
+
+
+def _count_packets(path: str | Path) -> tuple[int, float]:
+    """Count video packets and their pts span in seconds (demux only)."""
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        n, lo, hi = 0, None, None
+        for pkt in c.demux(s):
+            if pkt.size == 0:
+                continue
+            n += 1
+            if pkt.pts is not None:
+                t = float(pkt.pts * s.time_base)
+                lo = t if lo is None else min(lo, t)
+                hi = t if hi is None else max(hi, t)
+        return n, (hi - lo) if lo is not None and hi is not None else 0.0
+
+
+def _target_size(w: int, h: int, max_side: int | None) -> tuple[int, int]:
+    """Keep the aspect ratio; the long side <= max_side; even sizes (swscale and encoders like them)."""
+    if not max_side or max(w, h) <= max_side:
+        return w, h
+    s = max_side / max(w, h)
+    return max(2, round(w * s / 2) * 2), max(2, round(h * s / 2) * 2)
+
+
+def _to_rgb(frame: av.VideoFrame, max_side: int | None) -> np.ndarray:
+    rot = _rotation(frame)
+    w, h = frame.width, frame.height
+    tw, th = _target_size(w, h, max_side)
+    rgb = frame.reformat(width=tw, height=th, format="rgb24").to_ndarray()
+    if rot:
+        # PyAV reports the counter-clockwise display rotation; np.rot90 rotates counter-clockwise for k > 0.
+        rgb = np.ascontiguousarray(np.rot90(rgb, k=rot // 90))
+    return rgb
+
+
+def _frame_time(frame: av.VideoFrame, index: int, fps: float) -> float | None:
+    if frame.pts is not None and frame.time_base is not None:
+        return float(frame.pts * frame.time_base)
+    return index / fps if fps > 0 else None
+
+
+def iter_frames(
+    path: str | Path, sample_fps: float | None = 10.0, max_side: int | None = 640
+) -> Iterator[tuple[float, np.ndarray]]:
+    """Yield ``(time_s, rgb)`` with ``rgb`` an (H, W, 3) uint8 array, for frames sampled at about ``sample_fps``.
+
+    Sampling takes every ``k``-th decoded frame with ``k = max(1, round(fps / sample_fps))`` (so a 29.97 fps video at
+    ``sample_fps=10`` gives exactly 9.99 fps, evenly spaced); ``sample_fps=None`` keeps every frame. ``time_s`` is the
+    frame's presentation time minus the first frame's, so the first yielded frame is at 0.0 (for variable frame rate
+    videos the times are the real, uneven ones). ``max_side`` downscales (aspect kept) so the long side fits.
+    Raises ``InvalidVideoError`` if nothing can be decoded; a corrupt tail after good frames ends the iteration.
+    """
+    step = sampling_step(probe_video(path).fps, sample_fps)
+    container = _open(path)
+    try:
+        stream = _video_stream(container, path)
+        stream.thread_type = "AUTO"
+        fps = float(stream.average_rate or stream.guessed_rate or 0) or 30.0
+        t0: float | None = None
+        index = 0
+        yielded = 0
+        try:
+            for frame in container.decode(stream):
+                t = _frame_time(frame, index, fps)
+                if t is None:
+                    t = index / fps
+                if t0 is None:
+                    t0 = t
+                if index % step == 0:
+                    yielded += 1
+                    yield max(0.0, t - t0), _to_rgb(frame, max_side)
+                index += 1
+        except av.FFmpegError as e:
+            if yielded == 0:
+                raise InvalidVideoError(f"{path} could not be decoded ({_short(e)})") from None
+        if index == 0:
+            raise InvalidVideoError(f"{path} has no video frames")
+    finally:
+        container.close()
+
+
+def sampling_step(fps: float, sample_fps: float | None) -> int:
+    """Frame stride that ``iter_frames`` uses: ``sampling_step(29.97, 10) == 3``; ``None`` gives 1 (every frame)."""
+    if not sample_fps or sample_fps <= 0 or fps <= 0:
+        return 1
+    return max(1, round(fps / sample_fps))
+
+
+def read_frame_at(path: str | Path, time_s: float, max_side: int | None = 640) -> np.ndarray:
+    """The RGB frame nearest to ``time_s`` (seconds from the first frame), for key frames in reports.
+
+    Seeks to the key frame before ``time_s`` and decodes forward; times past the end give the last frame.
+    """
+    container = _open(path)
+    try:
+        stream = _video_stream(container, path)
+        stream.thread_type = "AUTO"
+        fps = float(stream.average_rate or stream.guessed_rate or 0) or 30.0
+        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        target = start + max(0.0, float(time_s))
+        if stream.time_base is not None and target > start:
+            container.seek(int(target / stream.time_base), stream=stream, backward=True, any_frame=False)
+        best: av.VideoFrame | None = None
+        best_dt = float("inf")
+        try:
+            for i, frame in enumerate(container.decode(stream)):
+                t = _frame_time(frame, i, fps)
+                t = target if t is None else t
+                dt = abs(t - target)
+                if dt <= best_dt:
+                    best, best_dt = frame, dt
+                if t >= target:
+                    break
+        except av.FFmpegError as e:
+            if best is None:
+                raise InvalidVideoError(f"{path} could not be decoded near {time_s:.2f} s ({_short(e)})") from None
+        if best is None:
+            raise InvalidVideoError(f"{path} has no video frame near {time_s:.2f} s")
+        return _to_rgb(best, max_side)
+    finally:
+        container.close()
+
+
+def decode_only(path: str | Path) -> float:
+    """Decode every frame without any conversion and return the wall time in seconds (the benchmark's floor)."""
+    container = _open(path)
+    try:
+        stream = _video_stream(container, path)
+        stream.thread_type = "AUTO"
+        t = time.perf_counter()
+        n = 0
+        try:
+            for _ in container.decode(stream):
+                n += 1
+        except av.FFmpegError as e:
+            raise InvalidVideoError(f"{path} could not be decoded ({_short(e)})") from None
+        if n == 0:
+            raise InvalidVideoError(f"{path} has no video frames")
+        return time.perf_counter() - t
+    finally:
+        container.close()
+
+
+def write_test_clip(
+    path: str | Path,
+    frames: list[np.ndarray] | np.ndarray,
+    fps: float = 30.0,
+    codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
+) -> Path:
+    """Encode RGB uint8 frames (N, H, W, 3) into a video (used by tests and examples; even sizes are safest)."""
+    path = Path(path)
+    rate = Fraction(fps).limit_denominator(1001)
+    with av.open(str(path), "w") as out:
+        s = out.add_stream(codec, rate=rate)
+        s.width, s.height = int(frames[0].shape[1]), int(frames[0].shape[0])
+        s.pix_fmt = pix_fmt
+        for img in frames:
+            for pkt in s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(img, dtype=np.uint8), format="rgb24")):
+                out.mux(pkt)
+        for pkt in s.encode():
+            out.mux(pkt)
+    return path

@@ -1,0 +1,149 @@
+"""Video decoding (synthetic clips made here with PyAV's encoders, plus the real example clip) and MediaPipe pose."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from crosstrainer.errors import InputNotFoundError, InvalidVideoError, NoPersonError
+from crosstrainer.video.decode import (
+    decode_only,
+    iter_frames,
+    probe_video,
+    read_frame_at,
+    sampling_step,
+    write_test_clip,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "examples" / "sample_bicep_curl.mp4"
+
+
+def ramp_frames(n: int = 30, w: int = 64, h: int = 48) -> np.ndarray:
+    """Synthetic: frame i is a flat grey of level 8*i, so a decoded frame tells which frame it was."""
+    return np.stack([np.full((h, w, 3), 8 * i, np.uint8) for i in range(n)])
+
+
+@pytest.mark.parametrize(
+    ("suffix", "codec", "pix_fmt"),
+    [(".mp4", "libx264", "yuv420p"), (".mkv", "libx264", "yuv420p"), (".webm", "libvpx-vp9", "yuv420p"),
+     (".avi", "mpeg4", "yuv420p"), (".mov", "libx264", "yuv420p")],
+)  # fmt: skip
+def test_containers_probe_and_sample(tmp_path: Path, suffix: str, codec: str, pix_fmt: str) -> None:
+    """Synthetic 1 s clips at 30 fps in each container: probe, sample at 10 fps, keep every frame, downscale."""
+    if codec not in av.codecs_available:
+        pytest.skip(f"{codec} encoder not in this PyAV build")
+    clip = write_test_clip(tmp_path / f"ramp{suffix}", ramp_frames(), fps=30, codec=codec, pix_fmt=pix_fmt)
+    info = probe_video(clip)
+    assert (info.width, info.height) == (64, 48)
+    assert info.fps == pytest.approx(30, abs=0.5)
+    assert info.duration_s == pytest.approx(1.0, abs=0.1)
+    assert 29 <= info.num_frames <= 31
+    sampled = list(iter_frames(clip, sample_fps=10, max_side=None))
+    assert len(sampled) == 10
+    times = [t for t, _ in sampled]
+    assert times[0] == 0.0 and np.allclose(np.diff(times), 0.1, atol=0.01)
+    assert all(img.shape == (48, 64, 3) and img.dtype == np.uint8 for _, img in sampled)
+    # frame 3 (level 24) is the second sample
+    assert abs(float(sampled[1][1].mean()) - 24) < 4
+    assert len(list(iter_frames(clip, sample_fps=None, max_side=32))) == 30
+    assert next(iter_frames(clip, max_side=32))[1].shape == (24, 32, 3)
+
+
+def test_read_frame_at_and_decode_only(tmp_path: Path) -> None:
+    """Synthetic ramp clip: the frame at 0.5 s is frame 15 (grey level 120)."""
+    clip = write_test_clip(tmp_path / "ramp.mp4", ramp_frames(), fps=30)
+    assert abs(float(read_frame_at(clip, 0.5).mean()) - 120) < 4
+    assert abs(float(read_frame_at(clip, 0.0).mean()) - 0) < 4
+    assert abs(float(read_frame_at(clip, 99.0).mean()) - 232) < 4  # past the end: last frame
+    assert decode_only(clip) > 0
+
+
+def test_variable_frame_rate(tmp_path: Path) -> None:
+    """Synthetic VFR clip (uneven timestamps in ms): yielded times are the real presentation times."""
+    path = tmp_path / "vfr.mkv"
+    pts_ms = [0, 40, 120, 130, 300, 310, 500]
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=30)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        s.codec_context.time_base = Fraction(1, 1000)
+        for i, ms in enumerate(pts_ms):
+            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 30 * i, np.uint8), format="rgb24")
+            f.pts, f.time_base = ms, Fraction(1, 1000)
+            for pkt in s.encode(f):
+                out.mux(pkt)
+        for pkt in s.encode():
+            out.mux(pkt)
+    times = [t for t, _ in iter_frames(path, sample_fps=None)]
+    assert times == pytest.approx([ms / 1000 for ms in pts_ms], abs=0.002)
+
+
+def test_sampling_step() -> None:
+    assert sampling_step(29.97, 10) == 3
+    assert sampling_step(30, None) == 1
+    assert sampling_step(5, 10) == 1
+    assert sampling_step(60, 10) == 6
+
+
+def test_bad_inputs(tmp_path: Path) -> None:
+    with pytest.raises(InputNotFoundError):
+        probe_video(tmp_path / "missing.mp4")
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    with pytest.raises(InvalidVideoError, match="empty"):
+        probe_video(empty)
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is not a video\n" * 50)
+    with pytest.raises(InvalidVideoError) as e:
+        list(iter_frames(text))
+    assert "\n" not in str(e.value)
+    truncated = tmp_path / "trunc.mp4"
+    good = write_test_clip(tmp_path / "good.mp4", ramp_frames(), fps=30)
+    truncated.write_bytes(good.read_bytes()[:200])
+    with pytest.raises(InvalidVideoError):
+        probe_video(truncated)
+
+
+def test_real_clip_probe() -> None:
+    if not SAMPLE.exists():
+        pytest.skip("examples/sample_bicep_curl.mp4 is absent")
+    info = probe_video(SAMPLE)
+    assert (info.width, info.height) == (522, 294)
+    assert info.duration_s == pytest.approx(2.23, abs=0.05)
+    assert info.codec == "h264"
+    frames = list(iter_frames(SAMPLE, sample_fps=10))
+    assert len(frames) == 23 and frames[0][1].shape == (294, 522, 3)
+
+
+@pytest.mark.slow
+def test_pose_on_real_clip() -> None:
+    """MediaPipe finds the person on most sampled frames; coordinates are pixels of the original frame."""
+    if not SAMPLE.exists():
+        pytest.skip("examples/sample_bicep_curl.mp4 is absent")
+    from crosstrainer.video.pose import PoseEstimator
+
+    seen: list[float] = []
+    pose = PoseEstimator(sample_fps=10).estimate(SAMPLE, progress=seen.append)
+    assert pose.meta["frames"] == len(pose) == 23
+    assert pose.meta["detected_frames"] >= 0.8 * len(pose)
+    assert seen[-1] == 1.0
+    assert set(pose.meta["timings"]) == {"decode_s", "pose_s"}
+    assert pose.meta["video"]["width"] == 522
+    shoulders = pose.xy[:, 1:3][pose.conf[:, 1:3] > 0.5]
+    assert shoulders.size and (shoulders[:, 0] > 0).all() and (shoulders[:, 0] < 522).all()
+    assert (shoulders[:, 1] > 0).all() and (shoulders[:, 1] < 294).all()
+    assert pose.fps == pytest.approx(10, abs=0.1)
+
+
+@pytest.mark.slow
+def test_grey_clip_has_no_person(tmp_path: Path) -> None:
+    """Synthetic: a flat grey clip raises NoPersonError naming the file and the frame count."""
+    from crosstrainer.video.pose import PoseEstimator
+
+    clip = write_test_clip(tmp_path / "grey.mp4", np.full((20, 96, 128, 3), 128, np.uint8), fps=10)
+    with pytest.raises(NoPersonError, match=r"no person detected in grey.mp4 \(0 of 20 sampled frames\)"):
+        PoseEstimator(sample_fps=10).estimate(clip)
