@@ -19,7 +19,7 @@ import numpy as np
 from crosstrainer.encoders.base import ClipFeatures
 from crosstrainer.errors import InputNotFoundError, ModelError, UsageError
 from crosstrainer.keypoints.skeleton import PoseSequence
-from crosstrainer.schema import AttributeResult, Assessment, InputInfo, ModelInfo, Proficiency, Timeline
+from crosstrainer.schema import Assessment, AttributeResult, InputInfo, ModelInfo, Proficiency, Timeline
 
 KEYPOINT_SUFFIXES = {".npy", ".json"}
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".avi", ".webm", ".mkv", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp"}
@@ -48,8 +48,10 @@ def input_kind(path: str | Path, kind: str = "auto") -> Literal["video", "keypoi
     return "keypoints" if p.is_dir() or p.suffix.lower() in KEYPOINT_SUFFIXES else "video"
 
 
-def preflight(path: str | Path, kind: str = "auto") -> Literal["video", "keypoints"]:
-    """Cheap checks before a model is loaded: the input exists and, for a video, opens and has frames."""
+def preflight(
+    path: str | Path, kind: str = "auto", skeleton: str | None = None, fps: float | None = None
+) -> Literal["video", "keypoints"]:
+    """Cheap checks before a model is loaded: the input exists; a video opens and has frames; keypoints parse."""
     p = Path(path)
     if not p.exists():
         raise InputNotFoundError(f"no such file: {p}")
@@ -58,6 +60,10 @@ def preflight(path: str | Path, kind: str = "auto") -> Literal["video", "keypoin
         from crosstrainer.video.decode import probe_video
 
         probe_video(p)
+    else:
+        from crosstrainer.keypoints.io import load_keypoints
+
+        load_keypoints(p, skeleton=skeleton, fps=fps)
     return k
 
 
@@ -97,49 +103,32 @@ class Assessor:
 
     @classmethod
     def load(
-        cls, model_dir: str | Path | None = None, *, sample_fps: float = 10.0, max_side: int = 640,
+        cls,
+        model_dir: str | Path | None = None,
+        *,
+        sample_fps: float = 10.0,
+        max_side: int = 640,
         num_threads: int | None = None,
     ) -> Assessor:
         import torch
-        from peft import PeftModel
-        from safetensors.torch import load_file
 
         from crosstrainer.encoders.kinematics import KinematicEncoder
-        from crosstrainer.model.checkpoint import load_parts
-        from crosstrainer.model.crosstrainer import CrossTrainerModel
-        from crosstrainer.model.llm import load_causal_lm
-        from crosstrainer.model.projector import Projector
+        from crosstrainer.model.checkpoint import load_model, read_manifest
 
         if num_threads:
             torch.set_num_threads(num_threads)
         folder = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
         if not folder.exists():
             raise ModelError(f"model folder not found: {folder}")
-        parts = load_parts(folder)
-        m = parts.manifest
-        enc = KinematicEncoder()
+        m, enc = read_manifest(folder), KinematicEncoder()  # check compatibility before the slow load
         if m.encoder.get("name") != enc.name or str(m.encoder.get("version")) != str(enc.version):
             raise ModelError(
-                f"{folder}: trained with encoder {m.encoder.get('name')} v{m.encoder.get('version')}, but this "
-                f"crosstrainer has {enc.name} v{enc.version}: retrain the model or install a matching version"
+                f"{folder}: trained with encoder {m.encoder.get('name')} v{m.encoder.get('version')}, but assessing "
+                f"videos and keypoints needs {enc.name} v{enc.version}: retrain the model or install a matching version"
             )
-        dims = m.projector
-        if dims.get("in_dim") != enc.dim:
-            raise ModelError(f"{folder}: projector expects {dims.get('in_dim')}-d features, the encoder gives {enc.dim}")
-        llm, tok = load_causal_lm(m.llm)
-        if int(llm.config.hidden_size) != dims.get("out_dim"):
-            raise ModelError(f"{folder}: projector outputs {dims.get('out_dim')}-d, LLM {m.llm} has {llm.config.hidden_size}")
-        try:
-            llm = PeftModel.from_pretrained(llm, str(folder / "adapter")).merge_and_unload()
-        except (ValueError, RuntimeError, KeyError) as exc:
-            raise ModelError(f"{folder}: the LoRA adapter does not fit {m.llm} ({str(exc).splitlines()[0]})") from exc
-        projector = Projector(dims["in_dim"], dims["out_dim"], dims.get("hidden_dim"))
-        try:
-            projector.load_state_dict(load_file(str(folder / "projector.safetensors")))
-        except RuntimeError as exc:
-            raise ModelError(f"{folder}: projector weights do not match the manifest") from exc
-        model = CrossTrainerModel(llm, tok, projector.eval(), max_video_tokens=m.max_video_tokens)
-        model.eval()
+        if m.projector.get("in_dim") != enc.dim:
+            raise ModelError(f"{folder}: the projector expects {m.projector.get('in_dim')}-d features, not {enc.dim}")
+        model, parts = load_model(folder)
         return cls(model, parts, sample_fps=sample_fps, max_side=max_side)
 
     @property
@@ -151,10 +140,17 @@ class Assessor:
         return self._estimator
 
     def read_pose(
-        self, path: str | Path, kind: str = "auto", skeleton: str | None = None, fps: float | None = None,
+        self,
+        path: str | Path,
+        kind: str = "auto",
+        skeleton: str | None = None,
+        fps: float | None = None,
         progress: Progress | None = None,
     ) -> tuple[PoseSequence, str, dict[str, Any]]:
-        k = preflight(path, kind)
+        p = Path(path)
+        if not p.exists():
+            raise InputNotFoundError(f"no such file: {p}")
+        k = input_kind(p, kind)
         if k == "keypoints":
             from crosstrainer.keypoints.io import load_keypoints
 
@@ -162,12 +158,21 @@ class Assessor:
             return pose, k, {"duration_s": pose.duration_s, "fps": pose.fps}
         pose = self.estimator.estimate(path, progress=(lambda f: progress("pose", f)) if progress else None)
         video = pose.meta.get("video", {})
-        return pose, k, {"duration_s": float(video.get("duration_s", pose.duration_s)),
-                         "fps": float(video.get("fps", pose.fps))}
+        return (
+            pose,
+            k,
+            {"duration_s": float(video.get("duration_s", pose.duration_s)), "fps": float(video.get("fps", pose.fps))},
+        )
 
     def assess(
-        self, path: str | Path, *, kind: str = "auto", skeleton: str | None = None, fps: float | None = None,
-        sport: str | None = None, progress: Progress | None = None,
+        self,
+        path: str | Path,
+        *,
+        kind: str = "auto",
+        skeleton: str | None = None,
+        fps: float | None = None,
+        sport: str | None = None,
+        progress: Progress | None = None,
     ) -> AssessmentResult:
         t0 = time.perf_counter()
         pose, k, info = self.read_pose(path, kind, skeleton, fps, progress)
@@ -179,8 +184,14 @@ class Assessor:
         return result
 
     def assess_pose(
-        self, pose: PoseSequence, *, path: str = "", kind: Literal["video", "keypoints"] = "keypoints",
-        info: dict[str, Any] | None = None, sport: str | None = None, progress: Progress | None = None,
+        self,
+        pose: PoseSequence,
+        *,
+        path: str = "",
+        kind: Literal["video", "keypoints"] = "keypoints",
+        info: dict[str, Any] | None = None,
+        sport: str | None = None,
+        progress: Progress | None = None,
         generate: bool = True,
     ) -> AssessmentResult:
         """Assess an in-memory pose sequence. ``generate=False`` skips the LLM (probe-only, for fast evaluation)."""
@@ -207,7 +218,7 @@ class Assessor:
             prof_p = self.parts.proficiency_probe.predict_proba(projected.mean(0, keepdims=True))[0]
             attr_sec = self.parts.attribute_probe.predict_proba(projected)  # (S, A)
             # Stage I: attributes of each window
-            width = max(1, int(round(m.stage1_window_s)))
+            width = max(1, round(m.stage1_window_s))
             spans = [(a, min(a + width, seconds)) for a in range(0, seconds, width)]
             report("attributes", 0.0)
             answers: list[tuple[str, list[float]]] = []
@@ -250,28 +261,42 @@ class Assessor:
                 for (a, b), c in zip(rec["spans"], rec["conf"]):
                     row[(clip.times_s >= a - 1e-6) & (clip.times_s < b - 1e-6)] = c
                 timeline_attrs[name] = [round(float(v), 4) for v in row]
-            attributes.append(AttributeResult(
-                name=name, confidence=round(float(max(rec["conf"])), 4), windows=_merge_windows(rec["spans"]),
-                definition=attr.definition if attr else None,
-            ))
+            attributes.append(
+                AttributeResult(
+                    name=name,
+                    confidence=round(float(max(rec["conf"])), 4),
+                    windows=_merge_windows(rec["spans"]),
+                    definition=attr.definition if attr else None,
+                )
+            )
         warnings = self._warnings(pose, clip, info)
         if generate and not feedback:
             warnings.append("the language model gave no feedback text for this clip")
         assessment = Assessment(
-            input=InputInfo(path=path, kind=kind, duration_s=round(float(info["duration_s"]), 3),
-                            fps=round(float(info["fps"]), 3)),
+            input=InputInfo(
+                path=path, kind=kind, duration_s=round(float(info["duration_s"]), 3), fps=round(float(info["fps"]), 3)
+            ),
             sport=sport,
-            proficiency=Proficiency(level=levels[best], levels=levels,
-                                    probabilities=[round(float(p), 4) for p in prof_p],
-                                    score=round(min(1.0, max(0.0, score)), 4), llm_level=llm_level),
+            proficiency=Proficiency(
+                level=levels[best],
+                levels=levels,
+                probabilities=[round(float(p), 4) for p in prof_p],
+                score=round(min(1.0, max(0.0, score)), 4),
+                llm_level=llm_level,
+            ),
             attributes=attributes,
             feedback=feedback,
-            timeline=Timeline(times_s=[round(float(t), 3) for t in clip.times_s], attributes=timeline_attrs,
-                              visibility=[round(float(v), 3) for v in clip.visibility]),
+            timeline=Timeline(
+                times_s=[round(float(t), 3) for t in clip.times_s],
+                attributes=timeline_attrs,
+                visibility=[round(float(v), 3) for v in clip.visibility],
+            ),
             warnings=warnings,
             model=ModelInfo(name=m.name, version=m.version),
-            stage1_windows=[{"window": [float(clip.times_s[a]), float(clip.times_s[b - 1] + 1.0)], "text": t}
-                            for (a, b), (t, _) in zip(spans, answers)],
+            stage1_windows=[
+                {"window": [float(clip.times_s[a]), float(clip.times_s[b - 1] + 1.0)], "text": t}
+                for (a, b), (t, _) in zip(spans, answers)
+            ],
             llm_text=fb_text,
         )
         report("done", 1.0)

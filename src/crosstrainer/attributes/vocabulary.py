@@ -87,8 +87,10 @@ class Vocabulary(BaseModel):
     def save(self, path: str | Path) -> None:
         path = Path(path)
         data = self.model_dump(by_alias=True)
-        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True) if path.suffix in (".yaml", ".yml") else (
-            json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        text = (
+            yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+            if path.suffix in (".yaml", ".yml")
+            else (json.dumps(data, indent=2, ensure_ascii=False) + "\n")
         )
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_text(text, encoding="utf-8")
@@ -104,8 +106,8 @@ class Vocabulary(BaseModel):
             data = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
         except (json.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
             raise InvalidAnnotationError(f"{path}: not valid JSON/YAML ({exc.__class__.__name__}: {exc})") from exc
-        if not isinstance(data, dict) or not data.get("attributes"):
-            raise InvalidAnnotationError(f"{path}: a vocabulary needs a non-empty 'attributes' list")
+        if not isinstance(data, dict) or not isinstance(data.get("attributes"), list):
+            raise InvalidAnnotationError(f"{path}: a vocabulary needs an 'attributes' list")
         if data.get("schema", VOCABULARY_SCHEMA) != VOCABULARY_SCHEMA:
             raise InvalidAnnotationError(f"{path}: schema {data.get('schema')!r}, expected {VOCABULARY_SCHEMA!r}")
         try:

@@ -1,9 +1,9 @@
 """``crosstrainer assess``: the main job. One or many inputs (videos, keypoint files, folders) -> assessments.
 
-    crosstrainer assess examples/sample_bicep_curl.mp4
-    crosstrainer assess clip.mp4 --sport "bicep curl" --json result.json --report report.html
-    crosstrainer assess keypoints.npy --skeleton coco17 --fps 30 --json -
-    crosstrainer assess videos/ --out-dir results/          # one JSON per input, model loaded once
+crosstrainer assess examples/sample_bicep_curl.mp4
+crosstrainer assess clip.mp4 --sport "bicep curl" --json result.json --report report.html
+crosstrainer assess keypoints.npy --skeleton coco17 --fps 30 --json -
+crosstrainer assess videos/ --out-dir results/          # one JSON per input, model loaded once
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ def expand_inputs(inputs: list[Path]) -> list[Path]:
     for p in inputs:
         if p.is_dir() and not any(p.glob("*_keypoints.json")):
             found = sorted(
-                f for f in p.iterdir()
+                f
+                for f in p.iterdir()
                 if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES | KEYPOINT_SUFFIXES and not f.name.startswith(".")
             )
             if not found:
@@ -44,15 +45,29 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def assess_command(
-    inputs: list[Path] = typer.Argument(..., help="Video(s) (mp4, mov, avi, webm, mkv), keypoint files (.npy, .json) or folders."),
-    json_out: str | None = typer.Option(None, "--json", help="Write the assessment JSON here ('-' for stdout). One input only."),
-    out_dir: Path | None = typer.Option(None, "--out-dir", help="Write <stem>.json per input here (and <stem>.html with --report)."),
-    report: str | None = typer.Option(None, "--report", help="Write a self-contained HTML report ('auto' with --out-dir)."),
+    inputs: list[Path] = typer.Argument(
+        ..., help="Video(s) (mp4, mov, avi, webm, mkv), keypoint files (.npy, .json) or folders."
+    ),
+    json_out: str | None = typer.Option(
+        None, "--json", help="Write the assessment JSON here ('-' for stdout). One input only."
+    ),
+    out_dir: Path | None = typer.Option(
+        None, "--out-dir", help="Write <stem>.json per input here (and <stem>.html with --report)."
+    ),
+    report: str | None = typer.Option(
+        None, "--report", help="Write a self-contained HTML report ('auto' with --out-dir)."
+    ),
     model: Path | None = typer.Option(None, "--model", help="Model folder (default: the bundled embedded model)."),
-    sport: str | None = typer.Option(None, "--sport", help="Name of the sport or exercise, if known (e.g. 'bicep curl')."),
+    sport: str | None = typer.Option(
+        None, "--sport", help="Name of the sport or exercise, if known (e.g. 'bicep curl')."
+    ),
     kind: str = typer.Option("auto", "--kind", help="auto | video | keypoints."),
-    skeleton: str | None = typer.Option(None, "--skeleton", help="Keypoint layout: mediapipe33 | coco17 | openpose18 | openpose25."),
-    fps: float | None = typer.Option(None, "--fps", help="Frame rate of a keypoint file that does not say (default 30)."),
+    skeleton: str | None = typer.Option(
+        None, "--skeleton", help="Keypoint layout: mediapipe33 | coco17 | openpose18 | openpose25."
+    ),
+    fps: float | None = typer.Option(
+        None, "--fps", help="Frame rate of a keypoint file that does not say (default 30)."
+    ),
     sample_fps: float = typer.Option(10.0, "--sample-fps", help="Video frames per second given to the pose estimator."),
     threads: int | None = typer.Option(None, "--threads", help="CPU threads for the language model."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No terminal report (errors still go to stderr)."),
@@ -72,7 +87,7 @@ def assess_command(
     if batch and report and report != "auto" and len(files) > 1:
         raise UsageError("--report PATH takes one input; with --out-dir use --report auto")
     if not batch:
-        preflight(files[0], kind)  # a missing or unreadable input fails before the model loads
+        preflight(files[0], kind, skeleton, fps)  # a missing or unreadable input fails before the model loads
     with console.status("loading model...", spinner="dots"):
         assessor = Assessor.load(model, sample_fps=sample_fps, num_threads=threads)
     failures: list[tuple[Path, CrossTrainerError]] = []
@@ -84,8 +99,14 @@ def assess_command(
 
     assert out_dir is not None or len(files) > 1
     target = out_dir or Path(".")
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=False) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
         task = progress.add_task("assessing", total=len(files))
         for f in files:
             progress.update(task, description=f"assessing {f.name}")
@@ -107,11 +128,15 @@ def assess_command(
                 )
             progress.advance(task)
     if failures:
-        raise PartialFailure(f"{len(failures)} of {len(files)} inputs failed: " + "; ".join(
-            f"{f.name} ({e.__class__.__name__})" for f, e in failures))
+        raise PartialFailure(
+            f"{len(failures)} of {len(files)} inputs failed: "
+            + "; ".join(f"{f.name} ({e.__class__.__name__})" for f, e in failures)
+        )
 
 
 def _emit(result, json_out, report, quiet, console, render) -> None:
+    from rich.console import Console
+
     if json_out == "-":
         sys.stdout.write(result.assessment.to_json() + "\n")
     elif json_out:

@@ -1,12 +1,50 @@
-"""``crosstrainer discover``: skill-attributes and a canonical vocabulary from expert commentary."""
+"""``crosstrainer discover``: skill-attributes and a canonical vocabulary from expert commentary.
+
+With ``--samples-out`` the input samples are written back with each comment's ``attributes`` and ``window``
+filled in, ready for training::
+
+    crosstrainer discover egoexo:/data/egoexo?split=train --out vocab.json --samples-out train.samples.jsonl
+    crosstrainer train run --data samples:train.samples.jsonl --vocabulary vocab.json --out runs/m1
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from crosstrainer.errors import UsageError
+
+
+def input_samples(spec: str) -> list[Any]:
+    """The Samples behind a discover input: a dataset ``NAME:PATH`` or a JSONL of Sample records."""
+    from crosstrainer.data.registry import load_samples, parse_spec, sniff
+
+    name, path, _ = parse_spec(spec)
+    if name is None and (not Path(path).is_file() or sniff(path) != "samples"):
+        raise UsageError(f"--samples-out needs Sample records (JSONL) or a dataset NAME:PATH as input, not {spec}")
+    return load_samples(spec)
+
+
+def fill_samples(samples: list[Any], results: list[Any]) -> list[Any]:
+    """Copies of ``samples`` with ``attributes``/``window`` of each comment taken from the discovery results.
+
+    Result ids follow ``items_from_samples``: the sample id, plus ``#k`` when a sample has several comments.
+    Comments without a result (``--limit``, empty text, extraction error) are left as they were.
+    """
+    by_id = {r.id: r for r in results if r.error is None}
+    out = []
+    for smp in samples:
+        commentary = []
+        for k, com in enumerate(smp.commentary):
+            r = by_id.get(smp.id if len(smp.commentary) == 1 else f"{smp.id}#{k}")
+            if r is not None:
+                window = tuple(r.window) if r.window is not None else com.window
+                com = com.model_copy(update={"attributes": list(r.attributes), "window": window})
+            commentary.append(com)
+        out.append(smp.model_copy(update={"commentary": commentary}))
+    return out
 
 
 def register(app: typer.Typer) -> None:
@@ -21,6 +59,9 @@ def discover_command(
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Vocabulary file to write (.json, or .yaml/.yml)."),
     items_out: Path | None = typer.Option(None, "--items", help="Also write per-comment attributes here (JSONL)."),
+    samples_out: Path | None = typer.Option(
+        None, "--samples-out", help="Also write the input samples with attributes and windows filled (for training)."
+    ),
     config: Path | None = typer.Option(None, "--config", "-c", help="YAML file of discover settings."),
     backend: str | None = typer.Option(None, "--backend", "-b", help="offline (default) | openai | transformers."),
     sport: str | None = typer.Option(None, "--sport", help="Sport of comments that do not name one."),
@@ -61,7 +102,16 @@ def discover_command(
         raise UsageError(f"--out {out}: use a .json, .yaml or .yml file name")
     if limit is not None and limit < 1:
         raise UsageError("--limit must be at least 1")
-    items = read_items(input, default_sport=cfg.sport)[:limit]
+    samples = input_samples(input) if samples_out is not None else None
+    if samples is not None:  # read once; the same items (and ids) that read_items would make
+        from crosstrainer.attributes.discover.items import items_from_samples
+        from crosstrainer.errors import InvalidAnnotationError
+
+        items = items_from_samples(samples, cfg.sport)[:limit]
+        if not items:
+            raise InvalidAnnotationError(f"{input}: no commentary found")
+    else:
+        items = read_items(input, default_sport=cfg.sport)[:limit]
     out.parent.mkdir(parents=True, exist_ok=True)
     extractor = make_backend(cfg, cache_dir=out.with_name(out.stem + ".cache"))
     console = Console(stderr=True)
@@ -79,6 +129,10 @@ def discover_command(
     if items_out is not None:
         items_out.parent.mkdir(parents=True, exist_ok=True)
         write_items(items_out, results)
+    if samples is not None and samples_out is not None:
+        from crosstrainer.data.registry import save_samples
+
+        save_samples(fill_samples(samples, results), samples_out)
     meta = vocab.meta
     n_jargon = sum(not a.transferable for a in vocab.attributes)
     console.print(

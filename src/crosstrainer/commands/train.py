@@ -3,7 +3,12 @@
     crosstrainer train default --data ../shared/data --out src/crosstrainer/models/default
     crosstrainer train run --config embedded --data exercise_correction:../shared/data --out runs/m1
     crosstrainer train stage1 --config research --data egoexo:/data/egoexo?split=train --features feats/ --out runs/s1
-    accelerate launch --num_processes 2 -m crosstrainer train run --config tiny ...   # several processes / GPUs
+    crosstrainer train run --config tiny --data synthetic:16 --out runs/tiny --set encoder=precomputed   # smoke test
+    crosstrainer train run --data samples:disc.samples.jsonl --vocabulary vocab.json --out runs/m2  # after discover
+    accelerate launch --num_processes 2 --cpu -m crosstrainer train run --config tiny ...   # several processes / GPUs
+
+Checkpoints and ``metrics.jsonl`` go to ``--work-dir`` (default ``.<out name>-work`` beside ``--out``); rerunning
+the same command resumes from the last checkpoint there.
 """
 
 from __future__ import annotations
@@ -18,14 +23,22 @@ train_app = typer.Typer(help="Train CrossTrainer models (two-stage recipe, resum
 
 
 def _progress():
+    """A rich progress bar, shown by the main process only (``RANK`` 0 under accelerate/torchrun)."""
+    import os
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    quiet = int(os.environ.get("RANK", "0")) != 0
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    disable=quiet)
 
 
 @train_app.command("default")
 def default(
-    data: Path = typer.Option(Path("../shared/data"), help="Folder holding exercise_correction/ (and gym_exercise_correction_vn/ for transfer)."),
+    data: Path = typer.Option(
+        Path("../shared/data"),
+        help="Folder holding exercise_correction/ (and gym_exercise_correction_vn/ for transfer).",
+    ),
     out: Path = typer.Option(Path("src/crosstrainer/models/default"), help="Model folder to write."),
     config: str = typer.Option("embedded", help="Preset name or YAML path."),
     set_: list[str] = typer.Option([], "--set", help="Override a config field: key=value (repeatable)."),
@@ -48,13 +61,14 @@ def default(
 
 
 def _run(stage: str, config: str, data: str, out: Path, features: Path | None, set_: list[str],
-         work_dir: Path | None) -> None:
+         work_dir: Path | None, vocabulary: Path | None = None) -> None:
     from rich.console import Console
 
+    from crosstrainer.attributes.vocabulary import Vocabulary
     from crosstrainer.data.registry import load_samples
     from crosstrainer.training.config import TrainConfig
     from crosstrainer.training.features import FeatureProvider
-    from crosstrainer.training.recipe import Trainer
+    from crosstrainer.training.recipe import Trainer, build_items, canonicalize_attributes, vocabulary_from_samples
 
     overrides = list(set_)
     if stage == "e2e":
@@ -63,66 +77,76 @@ def _run(stage: str, config: str, data: str, out: Path, features: Path | None, s
     console = Console(stderr=True)
     samples = load_samples(data)
     samples = [s for s in samples if s.split in (None, "train")] or samples
+    vocab = None
+    if vocabulary is not None:  # e.g. written by `crosstrainer discover`: its names and synonyms are canonical
+        base = Vocabulary.load(vocabulary)
+        samples = canonicalize_attributes(samples, base)
+        vocab = vocabulary_from_samples(samples, base=base)
     provider = FeatureProvider(cfg.encoder, feature_cache=features, augment=cfg.augment)
     work = work_dir or out.parent / f".{out.name}-work"
-    trainer = Trainer(cfg, samples, work, provider=provider, log=console.print)
+    trainer = Trainer(cfg, samples, work, provider=provider, vocabulary=vocab, log=console.print)
     with _progress() as progress:
         if stage == "stage1":
-            stage1, _ = __import__("crosstrainer.training.recipe", fromlist=["build_items"]).build_items(samples, cfg)
-            report = {"stage1": trainer.run_stage(1, stage1, [], progress)}
+            stage1_items, _ = build_items(samples, cfg)
+            report = {"stage1": trainer.run_stage(1, stage1_items, [], progress)}
             trainer.proficiency_probe, trainer.attribute_probe = trainer.fit_probes()
         else:
             report = trainer.fit(progress)
     if trainer.acc.is_main_process:
         command = "crosstrainer " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        info = {"command": command, "stages": report, "data": data, "n_samples": len(samples)}
+        info = {"command": command, "stages": report, "data": data, "n_samples": len(samples),
+                "num_processes": trainer.acc.num_processes, "work_dir": str(work),
+                "vocabulary": str(vocabulary) if vocabulary else None}
         card = (f"# {cfg.name}\n\nTrained by `{command}` on {len(samples)} samples from `{data}`, seed {cfg.seed}.\n\n"
                 f"Stages: {report}\n")
         trainer.save(out, metrics={"train": report}, model_card=card, train_info=info)
         console.print(f"[green]saved[/] {out}")
 
 
+# Options shared by run / stage1 / stage2 / e2e.
+_DATA = typer.Option(..., help="Dataset spec: egoexo:/data/egoexo?split=train, samples:FILE, synthetic:16 ...")
+_OUT = typer.Option(..., help="Model folder to write.")
+_CONFIG = typer.Option("embedded", help="Preset name (embedded, research, tiny) or YAML path.")
+_FEATURES = typer.Option(None, help="Feature cache written by `crosstrainer extract`.")
+_SET = typer.Option([], "--set", help="Override a config field: key=value (repeatable).")
+_WORK = typer.Option(None, help="Checkpoints and metrics.jsonl (default .<out>-work); rerun to resume.")
+_VOCAB = typer.Option(None, help="Vocabulary file (crosstrainer discover --out): attribute names and synonyms.")
+
+
 @train_app.command("run")
 def run(
-    data: str = typer.Option(..., help="Dataset spec, e.g. exercise_correction:../shared/data or egoexo:/data/egoexo"),
-    out: Path = typer.Option(..., help="Model folder to write."),
-    config: str = typer.Option("embedded", help="Preset name (embedded, research, tiny) or YAML path."),
-    features: Path | None = typer.Option(None, help="Feature cache written by `crosstrainer extract`."),
-    set_: list[str] = typer.Option([], "--set", help="Override a config field: key=value (repeatable)."),
-    work_dir: Path | None = typer.Option(None, help="Checkpoints and metrics.jsonl; rerun to resume."),
+    data: str = _DATA, out: Path = _OUT, config: str = _CONFIG, features: Path | None = _FEATURES,
+    set_: list[str] = _SET, work_dir: Path | None = _WORK, vocabulary: Path | None = _VOCAB,
 ) -> None:
     """Stage I then Stage II (the full two-stage recipe)."""
-    _run("both", config, data, out, features, set_, work_dir)
+    _run("both", config, data, out, features, set_, work_dir, vocabulary)
 
 
 @train_app.command("stage1")
 def stage1(
-    data: str = typer.Option(...), out: Path = typer.Option(...), config: str = typer.Option("embedded"),
-    features: Path | None = typer.Option(None), set_: list[str] = typer.Option([], "--set"),
-    work_dir: Path | None = typer.Option(None),
+    data: str = _DATA, out: Path = _OUT, config: str = _CONFIG, features: Path | None = _FEATURES,
+    set_: list[str] = _SET, work_dir: Path | None = _WORK, vocabulary: Path | None = _VOCAB,
 ) -> None:
     """Stage I only: projector + LoRA learn to generate the attributes of each commentary window."""
-    _run("stage1", config, data, out, features, set_, work_dir)
+    _run("stage1", config, data, out, features, set_, work_dir, vocabulary)
 
 
 @train_app.command("stage2")
 def stage2(
-    data: str = typer.Option(...), out: Path = typer.Option(...), config: str = typer.Option("embedded"),
-    features: Path | None = typer.Option(None), set_: list[str] = typer.Option([], "--set"),
-    work_dir: Path | None = typer.Option(None),
+    data: str = _DATA, out: Path = _OUT, config: str = _CONFIG, features: Path | None = _FEATURES,
+    set_: list[str] = _SET, work_dir: Path | None = _WORK, vocabulary: Path | None = _VOCAB,
 ) -> None:
     """Stage I (resumed if already done in --work-dir) then Stage II with the proficiency probe."""
-    _run("both", config, data, out, features, set_, work_dir)
+    _run("both", config, data, out, features, set_, work_dir, vocabulary)
 
 
 @train_app.command("e2e")
 def e2e(
-    data: str = typer.Option(...), out: Path = typer.Option(...), config: str = typer.Option("embedded"),
-    features: Path | None = typer.Option(None), set_: list[str] = typer.Option([], "--set"),
-    work_dir: Path | None = typer.Option(None),
+    data: str = _DATA, out: Path = _OUT, config: str = _CONFIG, features: Path | None = _FEATURES,
+    set_: list[str] = _SET, work_dir: Path | None = _WORK, vocabulary: Path | None = _VOCAB,
 ) -> None:
     """Stage II only from scratch: the paper's "w/o two-stage" ablation."""
-    _run("e2e", config, data, out, features, set_, work_dir)
+    _run("e2e", config, data, out, features, set_, work_dir, vocabulary)
 
 
 def register(app: typer.Typer) -> None:

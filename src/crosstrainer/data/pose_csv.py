@@ -15,6 +15,7 @@ coordinates; the frame rate is not recorded and is assumed to be ``ASSUMED_FPS``
 from __future__ import annotations
 
 import csv
+import itertools
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -102,7 +103,7 @@ def recover_clips(
         if labels[i] != labels[i - 1] or jump:
             cuts.append(i)
     cuts.append(n)
-    return [(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b - a >= min_len]
+    return [(a, b) for a, b in itertools.pairwise(cuts) if b - a >= min_len]
 
 
 def _clip_samples(
@@ -153,7 +154,10 @@ def load_exercise_correction(root: str | Path, fps: float = ASSUMED_FPS) -> list
 
 
 def load_gym_vn(root: str | Path, fps: float = ASSUMED_FPS) -> list[Sample]:
-    """Clips of plank and push-up labelled C (correct) / W (wrong). Evaluation only: no license to train shipped weights."""
+    """Clips of plank and push-up labelled C (correct) / W (wrong).
+
+    Evaluation only: the data has no license, so no shipped weights may be trained on it.
+    """
     root = Path(root)
     if (root / "gym_exercise_correction_vn").is_dir():
         root = root / "gym_exercise_correction_vn"

@@ -11,6 +11,7 @@ Specs (``name:`` may be left out: the format is then sniffed from the path)::
     exercise_correction:../shared/data/exercise_correction        pose-landmark CSVs
     gym_exercise_correction_vn:../shared/data/gym_exercise_correction_vn
     mtl_aqa:../shared/data/mtl_aqa              MTL-AQA dives with commentary
+    synthetic:16?dim=32&seed=0                  N random-feature samples for tests (crosstrainer.data.synthetic)
 
 Options from the ``?query`` and from keyword arguments are merged (keywords win). ``split`` and ``sport``
 filter the result for any dataset whose loader does not take them itself; ``limit=N`` keeps the first N.
@@ -43,7 +44,10 @@ LOADERS: dict[str, tuple[str, str]] = {
     "exercise_correction": ("crosstrainer.data.pose_csv", "load_exercise_correction"),
     "gym_exercise_correction_vn": ("crosstrainer.data.pose_csv", "load_gym_vn"),
     "mtl_aqa": ("crosstrainer.data.mtl_aqa", "load_mtl_aqa"),
+    "synthetic": ("crosstrainer.data.synthetic", "load_synthetic"),
 }
+# datasets whose "path" is not a file (synthetic:N takes a number of samples)
+PATHLESS = {"synthetic"}
 ALIASES = {
     "egoexo4d": "egoexo",
     "ego-exo4d": "egoexo",
@@ -155,7 +159,7 @@ def load_samples(spec: str, **options: Any) -> list[Sample]:
         raise UsageError(
             f"dataset {name!r} has no option {unknown[0]!r} (options: {', '.join([*accepted, *_GENERIC]) or 'none'})"
         )
-    if not Path(path).exists():
+    if name not in PATHLESS and not Path(path).exists():
         raise InputNotFoundError(f"{path}: dataset path not found")
     samples = list(loader(path, **options))
     if "split" in filters:

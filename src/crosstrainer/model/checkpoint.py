@@ -1,8 +1,10 @@
-"""Save and load a trained CrossTrainer model folder (only the small trained parts; the base LLM comes from its spec).
+"""Save and load a trained CrossTrainer model folder.
+
+Only the small trained parts are saved; the base LLM comes from its spec.
 
 Layout::
 
-    model.json            manifest: format, name, version, LLM spec, encoder name/version/config, levels, settings, metrics
+    model.json            manifest: format, name, version, LLM, encoder (name/version/config), levels, metrics
     projector.safetensors f_m weights and input statistics
     adapter/              LoRA adapter (peft ``save_pretrained``)
     probes.safetensors    proficiency probe and per-second attribute probe
@@ -99,6 +101,40 @@ def load_parts(folder: str | Path) -> LoadedParts:
     return LoadedParts(manifest, vocab, prof, attr, folder)
 
 
+def load_model(folder: str | Path) -> tuple[Any, LoadedParts]:
+    """Load a saved model for inference: (CrossTrainerModel with the LoRA merged, parts). Any encoder, any LLM spec."""
+    from peft import PeftModel
+    from safetensors.torch import load_file
+
+    from crosstrainer.model.crosstrainer import CrossTrainerModel
+    from crosstrainer.model.llm import load_causal_lm
+    from crosstrainer.model.projector import Projector
+
+    folder = Path(folder)
+    if not folder.exists():
+        raise ModelError(f"model folder not found: {folder}")
+    parts = load_parts(folder)
+    m = parts.manifest
+    dims = m.projector
+    llm, tok = load_causal_lm(m.llm, seed=m.seed)
+    if int(llm.config.hidden_size) != dims.get("out_dim"):
+        raise ModelError(
+            f"{folder}: projector outputs {dims.get('out_dim')}-d, LLM {m.llm} has {llm.config.hidden_size}"
+        )
+    try:
+        llm = PeftModel.from_pretrained(llm, str(folder / "adapter")).merge_and_unload()
+    except (ValueError, RuntimeError, KeyError) as exc:
+        raise ModelError(f"{folder}: the LoRA adapter does not fit {m.llm} ({str(exc).splitlines()[0]})") from exc
+    projector = Projector(dims["in_dim"], dims["out_dim"], dims.get("hidden_dim"))
+    try:
+        projector.load_state_dict(load_file(str(folder / "projector.safetensors")))
+    except RuntimeError as exc:
+        raise ModelError(f"{folder}: projector weights do not match the manifest") from exc
+    model = CrossTrainerModel(llm, tok, projector.eval(), max_video_tokens=m.max_video_tokens)
+    model.eval()
+    return model, parts
+
+
 def save_model(
     folder: str | Path,
     manifest: Manifest,
@@ -138,6 +174,7 @@ def save_model(
             if old.exists():
                 shutil.rmtree(old)
             folder.replace(old)
+        tmp.chmod(0o755)  # mkdtemp makes it private; a model folder is meant to be shared
         tmp.replace(folder)
         if old.exists():
             shutil.rmtree(old)

@@ -38,8 +38,8 @@ class CrossTrainerModel(nn.Module):
         self.max_video_tokens = max_video_tokens
         self._template_cache: dict[str, tuple[list[int], list[int]]] = {}
         im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
-        self.eos_id = int(im_end) if isinstance(im_end, int) and im_end != tokenizer.unk_token_id else int(
-            tokenizer.eos_token_id
+        self.eos_id = (
+            int(im_end) if isinstance(im_end, int) and im_end != tokenizer.unk_token_id else int(tokenizer.eos_token_id)
         )
         self.pad_id = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_id)
 

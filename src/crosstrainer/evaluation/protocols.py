@@ -1,0 +1,229 @@
+"""Evaluation protocols: which clips train a model and which test it, for intra-sport and cross-sport transfer.
+
+A protocol is data (YAML or :class:`ProtocolConfig`); :func:`make_splits` turns it and the loaded samples into
+:class:`Split` objects (ids only, JSON-friendly)::
+
+    # protocol.yaml
+    protocol: zero-shot          # intra | zero-shot | few-shot
+    sports: [bicep curl, plank, lunge, push-up]   # sports in play (default: every sport in the data)
+    k: [1]                       # leave-k-sports-out sizes (zero-shot / few-shot); or name the sets:
+    holdout: [[plank], [lunge, push-up]]
+    shots: 5                     # few-shot: labelled clips of each held-out sport moved into training
+    test_fraction: 0.25          # intra: clips held out per (sport, label); zero/few-shot: in-domain test clips
+    seeds: [0]
+    eval_only_sources: [gym_exercise_correction_vn]   # never in any training set (no license to train on)
+
+- ``intra``: one split per seed; every sport trains; a stratified ``test_fraction`` of each (sport, label) tests.
+- ``zero-shot``: for every held-out set H (every combination of ``k`` sports, or the named ``holdout`` sets), the
+  model trains on the other sports only. Test = every clip of H + (``test_fraction`` > 0) a stratified in-domain
+  share of the training sports, so each model also has in-domain cells in the transfer matrix.
+- ``few-shot``: as zero-shot, plus ``shots`` labelled clips of each held-out sport (balanced over its labels)
+  moved into training; they are not tested.
+
+Clips of ``eval_only_sources`` are always test clips, never training clips. A sport that exists only there
+(push-up in ``gym_exercise_correction_vn``) can be held out but never trained on: its few-shot split is skipped.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from crosstrainer.data.sample import Sample
+from crosstrainer.errors import InputNotFoundError, UsageError
+
+PROTOCOLS = ("intra", "zero-shot", "few-shot")
+
+
+@dataclass
+class ProtocolConfig:
+    protocol: str = "zero-shot"
+    """``intra``, ``zero-shot`` or ``few-shot``."""
+    sports: list[str] | None = None
+    """Sports in play; clips of other sports are dropped. None: every sport in the data."""
+    k: list[int] = field(default_factory=lambda: [1])
+    """Leave-k-sports-out sizes, each in 1..n-1 (ignored when ``holdout`` names the sets)."""
+    holdout: list[list[str]] | None = None
+    """Named held-out sets, e.g. ``[[plank], [lunge, push-up]]``."""
+    shots: int = 5
+    """Few-shot: labelled clips of each held-out sport added to training."""
+    test_fraction: float = 0.25
+    """Share of each (sport, label) group tested: the intra split, and in-domain cells of zero/few-shot (0: none)."""
+    seeds: list[int] = field(default_factory=lambda: [0])
+    """One split (and one trained model) per seed."""
+    eval_only_sources: list[str] = field(default_factory=lambda: ["gym_exercise_correction_vn"])
+    """Sample sources never used for training (evaluation only)."""
+
+    def __post_init__(self) -> None:
+        self.protocol = self.protocol.strip().lower().replace("_", "-")
+        if self.protocol == "zeroshot":
+            self.protocol = "zero-shot"
+        if self.protocol not in PROTOCOLS:
+            raise UsageError(f"unknown protocol {self.protocol!r} (choose from {', '.join(PROTOCOLS)})")
+        if not 0.0 <= self.test_fraction < 1.0:
+            raise UsageError(f"test_fraction must be in [0, 1), got {self.test_fraction}")
+        if self.shots < 0:
+            raise UsageError(f"shots must be >= 0, got {self.shots}")
+        if not self.seeds:
+            raise UsageError("seeds must name at least one seed")
+        self.seeds = [int(s) for s in self.seeds]
+        self.k = [int(x) for x in ([self.k] if isinstance(self.k, int) else self.k)]
+        if self.sports is not None:
+            self.sports = [str(s) for s in self.sports]
+        if self.holdout is not None:
+            self.holdout = [[str(s) for s in ([h] if isinstance(h, str) else h)] for h in self.holdout]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, **overrides: Any) -> ProtocolConfig:
+        """From a YAML file (or defaults when ``path`` is None), then ``overrides`` that are not None."""
+        data: dict[str, Any] = {}
+        if path is not None:
+            p = Path(path)
+            if not p.is_file():
+                raise InputNotFoundError(f"protocol config not found: {p}")
+            try:
+                data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+            except yaml.YAMLError as exc:
+                raise UsageError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from exc
+            if not isinstance(data, dict):
+                raise UsageError(f"{p}: expected a mapping of protocol settings")
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise UsageError(f"unknown protocol setting(s) {unknown} (known: {sorted(known)})")
+        return cls(**data)
+
+
+@dataclass
+class Split:
+    """One train/test partition (sample ids only). ``heldout``: the sports no training clip shows (few-shot aside)."""
+
+    id: str
+    protocol: str
+    seed: int
+    heldout: list[str]
+    train_sports: list[str]
+    train_ids: list[str]
+    test_ids: list[str]
+    shot_ids: list[str] = field(default_factory=list)
+
+    @property
+    def folder_name(self) -> str:
+        """``zero-shot__holdout-bicep_curl__seed0``: a safe folder name for the split's outputs."""
+        held = "+".join(self.heldout) or "none"
+        slug = "".join(c if c.isalnum() or c in "+-" else "_" for c in held)
+        return f"{self.protocol}__holdout-{slug}__seed{self.seed}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _stratified(samples: list[Sample], fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
+    from crosstrainer.training.default_model import stratified_split
+
+    if fraction <= 0:
+        return list(samples), []
+    return stratified_split(samples, fraction, seed)
+
+
+def _shots(samples: list[Sample], shots: int, seed: int) -> list[Sample]:
+    """``shots`` clips balanced over labels (round robin over labels, random order within a label)."""
+    rng = np.random.default_rng(seed)
+    by_label: dict[str, list[Sample]] = {}
+    for s in samples:
+        by_label.setdefault(str(s.meta.get("label", s.proficiency)), []).append(s)
+    queues = {lab: [items[i] for i in rng.permutation(len(items))] for lab, items in sorted(by_label.items())}
+    out: list[Sample] = []
+    while len(out) < shots and any(queues.values()):
+        for lab in sorted(queues):
+            if queues[lab] and len(out) < shots:
+                out.append(queues[lab].pop())
+    return out
+
+
+def heldout_sets(all_sports: list[str], cfg: ProtocolConfig) -> list[list[str]]:
+    """The held-out sport sets of a zero/few-shot protocol: ``cfg.holdout`` or every k-combination."""
+    if cfg.holdout is not None:
+        for h in cfg.holdout:
+            missing = [s for s in h if s not in all_sports]
+            if missing or not h:
+                raise UsageError(f"held-out set {h} names sports not in the data: {missing} (sports: {all_sports})")
+        return [list(h) for h in cfg.holdout]
+    n = len(all_sports)
+    for k in cfg.k:
+        if not 1 <= k <= n - 1:
+            raise UsageError(f"leave-k-out needs 1 <= k <= {n - 1} with {n} sports ({all_sports}), got k={k}")
+    return [list(c) for k in cfg.k for c in itertools.combinations(all_sports, k)]
+
+
+def make_splits(samples: list[Sample], cfg: ProtocolConfig, log: Any = print) -> list[Split]:
+    """All splits of ``cfg`` over ``samples`` (see the module docstring); splits that cannot train are skipped
+    with a logged note (every trainable sport held out; few-shot of a sport without trainable clips)."""
+    all_sports = sorted({s.sport for s in samples if s.sport})
+    if cfg.sports is not None:
+        missing = [s for s in cfg.sports if s not in all_sports]
+        if missing:
+            raise UsageError(f"sports {missing} are not in the data (sports found: {all_sports})")
+        all_sports = [s for s in all_sports if s in cfg.sports]
+    pool = [s for s in samples if s.sport in all_sports]
+    if not pool:
+        raise UsageError("no samples with a sport to evaluate (the protocols need Sample.sport)")
+    eval_only = [s for s in pool if s.source in cfg.eval_only_sources]
+    trainable = [s for s in pool if s.source not in cfg.eval_only_sources]
+    if not trainable:
+        raise UsageError(f"every sample is from an evaluation-only source {cfg.eval_only_sources}: nothing to train on")
+    splits: list[Split] = []
+    for seed in cfg.seeds:
+        if cfg.protocol == "intra":
+            train, test = _stratified(trainable, cfg.test_fraction or 0.25, seed)
+            splits.append(_make("intra", seed, [], train, test + eval_only, []))
+            continue
+        if len(all_sports) < 2:
+            raise UsageError(f"cross-sport protocols need at least 2 sports, the data has {all_sports}")
+        for held in heldout_sets(all_sports, cfg):
+            rest = [s for s in trainable if s.sport not in held]
+            if not rest:
+                log(f"note: skipping held-out {held}: no trainable clips of any other sport")
+                continue
+            train, in_domain = _stratified(rest, cfg.test_fraction, seed)
+            unseen = [s for s in trainable if s.sport in held]
+            shots: list[Sample] = []
+            if cfg.protocol == "few-shot":
+                no_clips = [h for h in held if not any(s.sport == h for s in unseen)]
+                if no_clips:
+                    log(f"note: skipping few-shot held-out {held}: no trainable clips of {no_clips} to draw shots from")
+                    continue
+                for h in held:
+                    shots += _shots([s for s in unseen if s.sport == h], cfg.shots, seed)
+                shot_ids = {s.id for s in shots}
+                unseen = [s for s in unseen if s.id not in shot_ids]
+            splits.append(_make(cfg.protocol, seed, held, train + shots, unseen + in_domain + eval_only, shots))
+    return splits
+
+
+def _make(protocol: str, seed: int, held: list[str], train: list[Sample], test: list[Sample],
+          shots: list[Sample]) -> Split:
+    name = f"{protocol}/holdout={'+'.join(held) or 'none'}/seed={seed}"
+    return Split(
+        id=name, protocol=protocol, seed=seed, heldout=list(held),
+        train_sports=sorted({s.sport for s in train if s.sport and s.sport not in held}),
+        train_ids=[s.id for s in train], test_ids=[s.id for s in test], shot_ids=[s.id for s in shots],
+    )
+
+
+def report_group(sample: Sample, eval_only_sources: list[str], trainable_sports: set[str]) -> str:
+    """The column a test clip is reported under: its sport, or ``"plank (gym_exercise_correction_vn)"`` for an
+    evaluation-only clip of a sport that trainable sources also have (another camera, people and labeller)."""
+    sport = sample.sport or "?"
+    if sample.source in eval_only_sources and sport in trainable_sports:
+        return f"{sport} ({sample.source})"
+    return sport

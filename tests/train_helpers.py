@@ -1,0 +1,70 @@
+"""Shared pieces of the training tests: the tiny seeded run every test repeats, and its pinned losses.
+
+The run: ``crosstrainer train run --config tiny`` (2-layer random Llama, LoRA r 4) on 8 synthetic samples with
+16-d random per-second features (``crosstrainer.data.synthetic``), 8 steps per stage, a checkpoint every 2.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+# Losses of the seeded tiny run (computed once, identical across runs and after a kill + resume).
+PINNED = {(1, 1): 10.827293395996094, (1, 8): 10.5181303024292, (2, 8): 10.526348114013672}
+TOL = 1e-4
+
+
+def tiny_args(tmp: Path, verb: str = "run", out: str = "model", *extra: str) -> list[str]:
+    """CLI arguments (without the program name) of the seeded tiny run writing into ``tmp``."""
+    return [
+        "train", verb,
+        "--config", "tiny",
+        "--data", f"synthetic:8?dim=16&root={tmp / 'feats'}",
+        "--out", str(tmp / out),
+        "--work-dir", str(tmp / f"{out}-work"),
+        "--set", "encoder=precomputed",
+        "--set", "epochs=3",
+        "--set", "max_steps=8",
+        "--set", "warmup_steps=1",
+        "--set", "lr_lora=0.02",
+        "--set", "lr_projector=0.02",
+        "--set", "save_every=2",
+        *extra,
+    ]  # fmt: skip
+
+
+def read_metrics(work: Path) -> list[dict[str, Any]]:
+    path = work / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def losses(work: Path) -> dict[tuple[int, int], float]:
+    return {(r["stage"], r["step"]): r["loss"] for r in read_metrics(work)}
+
+
+def cli_subprocess(args: list[str], **kwargs: Any) -> subprocess.Popen:
+    """Start ``python -m crosstrainer ARGS`` (the installed entry point's module form)."""
+    return subprocess.Popen([sys.executable, "-m", "crosstrainer", *args], **kwargs)
+
+
+def load_trained(folder: Path) -> tuple[Any, Any]:
+    """Load a saved model folder as ``Assessor.load`` does, without the pose-encoder check: (model, parts)."""
+    from peft import PeftModel
+    from safetensors.torch import load_file
+
+    from crosstrainer.model.checkpoint import load_parts
+    from crosstrainer.model.crosstrainer import CrossTrainerModel
+    from crosstrainer.model.llm import load_causal_lm
+    from crosstrainer.model.projector import Projector
+
+    parts = load_parts(folder)
+    m = parts.manifest
+    llm, tok = load_causal_lm(m.llm)
+    llm = PeftModel.from_pretrained(llm, str(folder / "adapter")).merge_and_unload()
+    dims = m.projector
+    projector = Projector(dims["in_dim"], dims["out_dim"], dims["hidden_dim"])
+    projector.load_state_dict(load_file(str(folder / "projector.safetensors")))
+    return CrossTrainerModel(llm, tok, projector.eval(), max_video_tokens=m.max_video_tokens).eval(), parts
