@@ -117,25 +117,12 @@ def main() -> int:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"crosstrainer assess on {report['machine']}")
-    cols = [
-        "clip",
-        "resolution",
-        "duration_s",
-        "decode_only_floor_s",
-        "decode_pose_floor_s",
-        "decode_s",
-        "pose_s",
-        "features_s",
-        "llm_s",
-        "wall_s",
-        "rtf",
-        "rtf_decode_pose_floor",
-    ]
-    for c in cols:
-        table.add_column(c.replace("_", " "), justify="right")
+    table = Table(title=f"crosstrainer assess, {report['machine']}, model load {report['model_load_s']} s")
+    table.add_column("measure")
     for r in rows:
-        table.add_row(*(str(r[c]) for c in cols))
+        table.add_column(r["clip"], justify="right")
+    for key in [k for k in rows[0] if k != "clip"]:
+        table.add_row(key.replace("_", " "), *(str(r[key]) for r in rows))
     console = Console()
     console.print(table)
     console.print(

@@ -42,7 +42,7 @@ def default(
     out: Path = typer.Option(Path("src/crosstrainer/models/default"), help="Model folder to write."),
     config: str = typer.Option("embedded", help="Preset name or YAML path."),
     set_: list[str] = typer.Option([], "--set", help="Override a config field: key=value (repeatable)."),
-    work_dir: Path | None = typer.Option(None, help="Checkpoints and logs (default: next to --out); rerun to resume."),
+    work_dir: Path | None = typer.Option(None, help="Checkpoints and logs (default: runs/train-default); rerun to resume."),
 ) -> None:
     """Retrain the embedded default model on exercise_correction, evaluate it, write its model card."""
     from rich.console import Console

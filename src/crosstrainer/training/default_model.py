@@ -222,7 +222,7 @@ def train_default(
     train, heldout = stratified_split(samples, 0.25, cfg.seed)
     transfer = load_gym_vn(data_root) if (data_root / "gym_exercise_correction_vn").is_dir() else []
     out = Path(out)
-    work = Path(work_dir) if work_dir else out.parent / f".{out.name}-work"
+    work = Path(work_dir) if work_dir else Path("runs") / "train-default"  # outside the package
     log(f"{len(samples)} clips: {len(train)} train, {len(heldout)} held out; {len(transfer)} transfer clips")
     t0 = time.time()
     vocab = vocabulary_from_samples(train, base=default_vocabulary())
