@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: install
-	$(VENV)/bin/crosstrainer assess examples/sample_bicep_curl.mp4
+	$(VENV)/bin/crosstrainer assess examples/sample_bicep_curl.mp4 --sport "bicep curl"
 
 test: install
 	bash scripts/setup_test_env.sh

@@ -118,6 +118,7 @@ def test_upload_the_sample_and_read_the_report(server, browser, tmp_path):
     page.goto(server + "/")
     assert page.title().startswith("CrossTrainer")
     page.set_input_files("#file", str(SAMPLE))
+    page.fill("#sport", "bicep curl")  # a coach knows the exercise; the report echoes it
     page.click("#submit")
     page.locator("#status").wait_for(state="visible", timeout=10_000)  # progress is shown while it runs
     page.wait_for_url("**/v1/assessments/*/report", timeout=300_000)
@@ -130,6 +131,7 @@ def test_upload_the_sample_and_read_the_report(server, browser, tmp_path):
     timeline = page.locator("#timeline svg.timeline")
     assert timeline.is_visible() and page.locator("#timeline g.row").count() >= 1
     assert "sample_bicep_curl.mp4" in page.locator("header.top").inner_text()
+    assert "bicep curl" in page.locator("body").inner_text()  # the sport typed in the form reached the model
     shot = tmp_path / "web_report.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000

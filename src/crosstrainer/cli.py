@@ -17,6 +17,7 @@ from crosstrainer.errors import CrossTrainerError
 
 COMMAND_MODULES = (
     "crosstrainer.commands.assess",
+    "crosstrainer.commands.keypoints",
     "crosstrainer.commands.train",
     "crosstrainer.commands.extract",
     "crosstrainer.commands.discover",
