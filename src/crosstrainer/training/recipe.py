@@ -118,6 +118,21 @@ def vocabulary_from_samples(samples: list[Sample], base: Vocabulary | None = Non
     )
 
 
+def ordered_levels(labels: set[str]) -> list[str]:
+    """Proficiency levels from least to most proficient: a known scale when the labels fit one, else sorted.
+
+    >>> ordered_levels({"Novice", "Intermediate Expert"})
+    ['Novice', 'Early Expert', 'Intermediate Expert', 'Late Expert']
+    """
+    from crosstrainer.attributes.exercise_labels import LEVELS
+    from crosstrainer.data.egoexo import PROFICIENCY_LEVELS
+
+    for scale in (PROFICIENCY_LEVELS, LEVELS):
+        if labels and labels <= set(scale):
+            return list(scale)
+    return sorted(labels)
+
+
 def set_seed(seed: int) -> None:
     import random
 
@@ -191,7 +206,7 @@ class Trainer:
             raise UsageError("no training samples")
         self.cfg, self.samples, self.out = cfg, train_samples, Path(out_dir)
         self.provider = provider or FeatureProvider(cfg.encoder, augment=cfg.augment)
-        self.levels = levels or sorted({s.proficiency for s in train_samples if s.proficiency})
+        self.levels = levels or ordered_levels({s.proficiency for s in train_samples if s.proficiency})
         self.vocabulary = vocabulary or vocabulary_from_samples(train_samples)
         self.log = log
         if cfg.num_threads:
