@@ -40,8 +40,14 @@ def measure(args: argparse.Namespace) -> dict:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    overrides = [f"max_steps={args.steps + 1}", "save_every=100000", "log_every=1", "encoder=precomputed",
-                 "warmup_steps=1", f"max_video_tokens={args.video_tokens}"]
+    overrides = [
+        f"max_steps={args.steps + 1}",
+        "save_every=100000",
+        "log_every=1",
+        "encoder=precomputed",
+        "warmup_steps=1",
+        f"max_video_tokens={args.video_tokens}",
+    ]
     if args.llm:
         overrides.append(f"llm={args.llm}")
     if args.device == "cpu":
@@ -123,21 +129,30 @@ def main() -> None:
             sys.exit(f"variant {variant} failed:\n{done.stderr[-3000:]}")
         results.append(json.loads(line[7:]))
     base = results[1]
-    print(f"{'variant':16} {'trainable':>11} {'s/step':>8} {'steps/s':>8} {'ex/s':>7} {'peak RSS MiB':>13} "
-          f"{'peak CUDA MiB':>14} {'vs baseline':>12}")
+    print(
+        f"{'variant':16} {'trainable':>11} {'s/step':>8} {'steps/s':>8} {'ex/s':>7} {'peak RSS MiB':>13} "
+        f"{'peak CUDA MiB':>14} {'vs baseline':>12}"
+    )
     for r in results:
-        print(f"{r['variant']:16} {r['trainable_params']:>11,} {r['s_per_step']:>8.3f} {r['steps_per_s']:>8.3f} "
-              f"{r['examples_per_s']:>7.2f} {r['peak_rss_mib']:>13.0f} {r['peak_cuda_mib']!s:>14} "
-              f"{r['steps_per_s'] / base['steps_per_s']:>11.2f}x")
+        print(
+            f"{r['variant']:16} {r['trainable_params']:>11,} {r['s_per_step']:>8.3f} {r['steps_per_s']:>8.3f} "
+            f"{r['examples_per_s']:>7.2f} {r['peak_rss_mib']:>13.0f} {r['peak_cuda_mib']!s:>14} "
+            f"{r['steps_per_s'] / base['steps_per_s']:>11.2f}x"
+        )
     import torch
 
     report = {
         "benchmark": "bench_train",
         "command": "python benchmarks/bench_train.py " + " ".join(sys.argv[1:]),
         "baseline": "projector-only (same preset and steps, LoRA frozen)",
-        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-                    "torch": torch.__version__, "torch_threads": args.threads or torch.get_num_threads(),
-                    "load_average_1m": round(os.getloadavg()[0], 2)},
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "torch": torch.__version__,
+            "torch_threads": args.threads or torch.get_num_threads(),
+            "load_average_1m": round(os.getloadavg()[0], 2),
+        },
         "results": results,
     }
     out = args.out or RESULTS / f"train_{args.device}.json"

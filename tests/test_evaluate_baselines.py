@@ -36,10 +36,17 @@ def _samples(tmp_path, n_per_sport=12, seed=0):
             path = tmp_path / f"{sport}_{i}.npy"
             np.save(path, feats)
             level = "good form" if good else "needs improvement"
-            out.append(Sample(id=f"syn/{sport}/{i}", source="synthetic", sport=sport, proficiency=level,
-                              features=str(path), meta={"label": "C" if good else "L"},
-                              commentary=[Commentary(text=FEEDBACK[level],
-                                                     attributes=[] if good else ["hip alignment"])]))
+            out.append(
+                Sample(
+                    id=f"syn/{sport}/{i}",
+                    source="synthetic",
+                    sport=sport,
+                    proficiency=level,
+                    features=str(path),
+                    meta={"label": "C" if good else "L"},
+                    commentary=[Commentary(text=FEEDBACK[level], attributes=[] if good else ["hip alignment"])],
+                )
+            )
     return out
 
 
@@ -71,8 +78,12 @@ def test_reference_helpers():
     assert bl.reference_feedback(s) == "Keep going. Brace."
     assert bl.reference_attributes(s) == ["core"]
     assert bl.reference_attributes(Sample(id="b", commentary=[Commentary(text="x")])) is None
-    assert levels_for([Sample(id="c", proficiency="Novice")]) == ["Novice", "Early Expert", "Intermediate Expert",
-                                                                   "Late Expert"]
+    assert levels_for([Sample(id="c", proficiency="Novice")]) == [
+        "Novice",
+        "Early Expert",
+        "Intermediate Expert",
+        "Late Expert",
+    ]
 
 
 def _record(samples, split, model_right: bool):
@@ -88,8 +99,14 @@ def _record(samples, split, model_right: bool):
             systems.setdefault(name, {})[i] = p
         level = s.proficiency if model_right else LEVELS[1 - LEVELS.index(s.proficiency)]
         probs = [1.0, 0.0] if level == LEVELS[0] else [0.0, 1.0]
-        pred = {"level": level, "probs": probs, "attributes_probe": [], "llm_level": level,
-                "attributes": bl.reference_attributes(s), "feedback": FEEDBACK[level]}
+        pred = {
+            "level": level,
+            "probs": probs,
+            "attributes_probe": [],
+            "llm_level": level,
+            "attributes": bl.reference_attributes(s),
+            "feedback": FEEDBACK[level],
+        }
         systems.setdefault(MODEL, {})[i] = pred
         systems.setdefault(E2E, {})[i] = {**pred, "feedback": "Try harder."}
         systems.setdefault(bl.FREQUENT, {})[i] = {"attributes": ["hip alignment"]}
@@ -117,8 +134,12 @@ def test_score_builds_tables_plots_and_baselines(tmp_path):
     fb = metrics["Feedback text"]
     key = next(k for k in fb if k.startswith("held out plank, unseen"))
     assert fb[key]["BLEU@4"]["value"] == 100.0 and fb[key]["BLEU@4"]["baselines"][E2E] < 10
-    assert set(plots) == {"confusion matrix", "accuracy per held-out sport", f"transfer heatmap: {MODEL}",
-                          "transfer heatmap: linear probe (raw)"}
+    assert set(plots) == {
+        "confusion matrix",
+        "accuracy per held-out sport",
+        f"transfer heatmap: {MODEL}",
+        "transfer heatmap: linear probe (raw)",
+    }
     assert all(p.is_file() for p in plots.values())
     assert metrics[f"Confusion matrix ({MODEL} probe, sports never trained on)"]["counts"] == [[6, 6], [6, 6]]
     assert details

@@ -15,13 +15,36 @@ FIXTURE_EGOEXO = Path(__file__).resolve().parent / "fixtures" / "egoexo"
 
 def test_evaluate_zero_shot_writes_run_folder_and_resumes(tmp_path: Path, shared_data: Path, capsys):
     out = tmp_path / "run"
-    args = ["evaluate", "--data", f"exercise_correction:{shared_data}", "--protocol", "zero-shot",
-            "--sports", "bicep curl,plank", "--holdout", "plank", "--config", "tiny", "--set", "max_steps=3",
-            "--no-llm", "--n-boot", "50", "--out", str(out)]
+    args = [
+        "evaluate",
+        "--data",
+        f"exercise_correction:{shared_data}",
+        "--protocol",
+        "zero-shot",
+        "--sports",
+        "bicep curl,plank",
+        "--holdout",
+        "plank",
+        "--config",
+        "tiny",
+        "--set",
+        "max_steps=3",
+        "--no-llm",
+        "--n-boot",
+        "50",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     split_dir = out / "splits" / "zero-shot__holdout-plank__seed0"
-    for name in ("metrics.json", "report.md", "plots/confusion.png", "plots/per_sport.png",
-                 "plots/transfer_model.png", "plots/transfer_linear_probe.png"):
+    for name in (
+        "metrics.json",
+        "report.md",
+        "plots/confusion.png",
+        "plots/per_sport.png",
+        "plots/transfer_model.png",
+        "plots/transfer_linear_probe.png",
+    ):
         assert (out / name).is_file(), name
     for name in ("split.json", "predictions.json", "model/model.json", "model_e2e/model.json"):
         assert (split_dir / name).is_file(), name
@@ -52,15 +75,34 @@ def test_evaluate_zero_shot_writes_run_folder_and_resumes(tmp_path: Path, shared
 
 
 def test_evaluate_bad_input_is_one_line(tmp_path: Path, capsys):
-    assert main(["evaluate", "--data", f"egoexo:{FIXTURE_EGOEXO}", "--protocol", "cross", "--out",
-                 str(tmp_path / "r")]) == 2
+    assert (
+        main(["evaluate", "--data", f"egoexo:{FIXTURE_EGOEXO}", "--protocol", "cross", "--out", str(tmp_path / "r")])
+        == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: unknown protocol")
-    assert main(["evaluate", "--data", f"egoexo:{FIXTURE_EGOEXO}", "--protocol", "none", "--out",
-                 str(tmp_path / "r")]) == 2
-    assert main(["evaluate", "--data", f"egoexo:{FIXTURE_EGOEXO}", "--protocol", "none", "--model",
-                 str(tmp_path / "nope"), "--export-egoexo-submission", str(tmp_path / "s.json"),
-                 "--out", str(tmp_path / "r")]) == 7
+    assert (
+        main(["evaluate", "--data", f"egoexo:{FIXTURE_EGOEXO}", "--protocol", "none", "--out", str(tmp_path / "r")])
+        == 2
+    )
+    assert (
+        main(
+            [
+                "evaluate",
+                "--data",
+                f"egoexo:{FIXTURE_EGOEXO}",
+                "--protocol",
+                "none",
+                "--model",
+                str(tmp_path / "nope"),
+                "--export-egoexo-submission",
+                str(tmp_path / "s.json"),
+                "--out",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 7
+    )
 
 
 def _egoexo_model(tmp_path: Path, dim: int = 8) -> tuple[Path, Path]:
@@ -81,8 +123,15 @@ def _egoexo_model(tmp_path: Path, dim: int = 8) -> tuple[Path, Path]:
         np.save(path, rng.normal(size=(6, dim)).astype(np.float32))
         s.features = str(path)
     cfg = TrainConfig.load("tiny", ["max_steps=2", "two_stage=false", "augment=false"])
-    trainer = Trainer(cfg, samples, tmp_path / "work", provider=FeatureProvider("egovlp-synthetic"),
-                      levels=list(EGOEXO_LEVELS), vocabulary=default_vocabulary(), log=lambda m: None)
+    trainer = Trainer(
+        cfg,
+        samples,
+        tmp_path / "work",
+        provider=FeatureProvider("egovlp-synthetic"),
+        levels=list(EGOEXO_LEVELS),
+        vocabulary=default_vocabulary(),
+        log=lambda m: None,
+    )
     trainer.fit()
     model = trainer.save(tmp_path / "model", metrics={}, model_card="test\n", train_info={})
     return model, feats
@@ -95,9 +144,28 @@ def test_export_egoexo_submission(tmp_path: Path):
     for f in feats.iterdir():
         np.save(exo / f.name, np.load(f)[::-1] * 3.0)
     sub_path = tmp_path / "submission.json"
-    assert main(["evaluate", "--data", f"egoexo:{FIXTURE_EGOEXO}", "--features", str(feats), "--model", str(model),
-                 "--protocol", "none", "--export-egoexo-submission", str(sub_path), "--exo-features", str(exo),
-                 "--out", str(tmp_path / "run")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--data",
+                f"egoexo:{FIXTURE_EGOEXO}",
+                "--features",
+                str(feats),
+                "--model",
+                str(model),
+                "--protocol",
+                "none",
+                "--export-egoexo-submission",
+                str(sub_path),
+                "--exo-features",
+                str(exo),
+                "--out",
+                str(tmp_path / "run"),
+            ]
+        )
+        == 0
+    )
     sub = json.loads(sub_path.read_text())
     assert set(sub) == {"videos", "ego_model_predictions", "exo_model_predictions"}
     assert sorted(sub["videos"]) == [f"0a1b2c3d-0000-4000-8000-00000000000{i}" for i in (1, 2, 3)]
@@ -107,9 +175,26 @@ def test_export_egoexo_submission(tmp_path: Path):
     assert "Ego-Exo4D submission: 3 takes" in (tmp_path / "run" / "report.md").read_text()
 
     # without exo features the exo rows repeat the ego rows (and the report says so)
-    assert main(["evaluate", "--data", f"egoexo:{FIXTURE_EGOEXO}", "--features", str(feats), "--model", str(model),
-                 "--protocol", "none", "--export-egoexo-submission", str(sub_path), "--out",
-                 str(tmp_path / "run2")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--data",
+                f"egoexo:{FIXTURE_EGOEXO}",
+                "--features",
+                str(feats),
+                "--model",
+                str(model),
+                "--protocol",
+                "none",
+                "--export-egoexo-submission",
+                str(sub_path),
+                "--out",
+                str(tmp_path / "run2"),
+            ]
+        )
+        == 0
+    )
     sub2 = json.loads(sub_path.read_text())
     assert sub2["exo_model_predictions"] == sub2["ego_model_predictions"] == sub["ego_model_predictions"]
     assert "same as ego" in (tmp_path / "run2" / "report.md").read_text()

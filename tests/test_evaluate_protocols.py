@@ -16,13 +16,27 @@ def _samples() -> list[Sample]:
     for sport, n in TRAINABLE.items():
         for i in range(n):
             label = "C" if i % 3 == 0 else "L"
-            out.append(Sample(id=f"ec/{sport}/{i}", source="exercise_correction", sport=sport,
-                              proficiency="good form" if label == "C" else "needs improvement", meta={"label": label}))
+            out.append(
+                Sample(
+                    id=f"ec/{sport}/{i}",
+                    source="exercise_correction",
+                    sport=sport,
+                    proficiency="good form" if label == "C" else "needs improvement",
+                    meta={"label": label},
+                )
+            )
     for sport, n in (("plank", 6), ("push-up", 8)):
         for i in range(n):
             label = "C" if i % 2 else "W"
-            out.append(Sample(id=f"vn/{sport}/{i}", source="gym_exercise_correction_vn", sport=sport,
-                              proficiency="good form" if label == "C" else "needs improvement", meta={"label": label}))
+            out.append(
+                Sample(
+                    id=f"vn/{sport}/{i}",
+                    source="gym_exercise_correction_vn",
+                    sport=sport,
+                    proficiency="good form" if label == "C" else "needs improvement",
+                    meta={"label": label},
+                )
+            )
     return out
 
 

@@ -129,6 +129,10 @@ def test_shard_parsing_and_environment(monkeypatch):
     for bad in ("4/4", "x/2", "1"):
         with pytest.raises(UsageError):
             parse_shard(bad)
+    from accelerate.state import PartialState
+
+    # an accelerate state left initialised by an earlier test in this process would take precedence
+    monkeypatch.setattr(PartialState, "_shared_state", {})
     monkeypatch.delenv("RANK", raising=False)
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     assert detect_shard() == (0, 1)

@@ -30,16 +30,22 @@ def test_run_writes_a_loadable_model(run_dir: Path) -> None:
     from crosstrainer.training.features import load_feature_file
 
     folder = run_dir / "model"
-    for name in ("model.json", "projector.safetensors", "probes.safetensors", "vocabulary.json", "MODEL_CARD.md",
-                 "adapter/adapter_config.json"):
+    for name in (
+        "model.json",
+        "projector.safetensors",
+        "probes.safetensors",
+        "vocabulary.json",
+        "MODEL_CARD.md",
+        "adapter/adapter_config.json",
+    ):
         assert (folder / name).is_file(), name
     model, parts = load_trained(folder)
     assert parts.manifest.llm == "tiny-random"
-    assert parts.manifest.levels == sorted(parts.manifest.levels)
+    assert parts.manifest.levels == ["Novice", "Early Expert", "Intermediate Expert", "Late Expert"]  # ordinal
     assert set(parts.vocabulary.names) <= {"balance", "posture", "knee alignment", "hand positioning", "timing"}
     sample = load_samples(f"synthetic:8?dim=16&root={run_dir / 'feats'}")[0]
     feats = load_feature_file(sample.features)
-    (text, probs), = model.generate([Turn(feats, stage1_user(sample.sport))], max_new_tokens=6)
+    ((text, probs),) = model.generate([Turn(feats, stage1_user(sample.sport))], max_new_tokens=6)
     assert isinstance(text, str) and len(probs) <= 6
     level_probs = parts.proficiency_probe.predict_proba(model.pooled(feats)[None])
     assert level_probs.shape == (1, len(parts.manifest.levels))
@@ -90,11 +96,16 @@ def test_e2e_skips_stage1(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "override, message",
-    [("no_such_key=1", "unknown config keys"), ("lora_r=abc", "lora_r must be int"), ("batch_size=0", "positive"),
-     ("mixed_precision=fp17", "mixed_precision")],
+    [
+        ("no_such_key=1", "unknown config keys"),
+        ("lora_r=abc", "lora_r must be int"),
+        ("batch_size=0", "positive"),
+        ("mixed_precision=fp17", "mixed_precision"),
+    ],
 )
-def test_bad_config_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture, override: str,
-                                     message: str) -> None:
+def test_bad_config_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture, override: str, message: str
+) -> None:
     assert main(tiny_args(tmp_path, "run", "bad", "--set", override)) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and "Traceback" not in err
@@ -116,8 +127,22 @@ def test_discover_then_train_with_vocabulary(tmp_path: Path) -> None:
     assert all(c["attributes"] and c["window"] for c in comments)
     discovered = {a["name"]: a for a in json.loads(vocab.read_text())["attributes"]}
     assert {a for c in comments for a in c["attributes"]} <= set(discovered)
-    args = ["train", "run", "--config", "tiny", "--data", f"samples:{samples}", "--vocabulary", str(vocab),
-            "--out", str(tmp_path / "m"), "--set", "encoder=precomputed", "--set", "max_steps=2"]
+    args = [
+        "train",
+        "run",
+        "--config",
+        "tiny",
+        "--data",
+        f"samples:{samples}",
+        "--vocabulary",
+        str(vocab),
+        "--out",
+        str(tmp_path / "m"),
+        "--set",
+        "encoder=precomputed",
+        "--set",
+        "max_steps=2",
+    ]
     assert main(args) == 0
     trained = json.loads((tmp_path / "m" / "vocabulary.json").read_text())
     names = [a["name"] for a in trained["attributes"]]

@@ -85,7 +85,7 @@ def test_generation_stops_at_eos(tiny_model, monkeypatch) -> None:
 
     monkeypatch.setattr(llm, "generate", spy)
     monkeypatch.setattr(head, "forward", biased)
-    (text, probs), = tiny_model.generate([Turn(np.zeros((3, 16), np.float32), "<video>\nHow was it?")], 20)
+    ((text, probs),) = tiny_model.generate([Turn(np.zeros((3, 16), np.float32), "<video>\nHow was it?")], 20)
     assert calls == [2]  # stopped after EOS, far before max_new_tokens
     assert len(probs) == 1 and "<|im_end|>" not in text
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import warnings
 
 import typer
 
@@ -70,6 +71,9 @@ def error_line(exc: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns (and exits with) the documented exit code."""
     debug = os.environ.get("CROSSTRAINER_DEBUG") == "1" or "--debug" in (argv if argv is not None else sys.argv)
+    if not debug:  # library deprecation chatter is not for users; --debug shows it
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
     try:
         app(args=argv, standalone_mode=False)
         code = 0

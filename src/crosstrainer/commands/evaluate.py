@@ -46,7 +46,8 @@ def evaluate(
     features: Path | None = typer.Option(None, help="Folder of precomputed per-take features (.pt/.npy/.npz)."),
     exo_features: Path | None = typer.Option(None, help="Folder of exo-view features for the Ego-Exo4D export."),
     export_egoexo_submission: Path | None = typer.Option(
-        None, help="Write an Ego-Exo4D proficiency submission JSON (needs --model)."),
+        None, help="Write an Ego-Exo4D proficiency submission JSON (needs --model)."
+    ),
     n_boot: int = typer.Option(1000, help="Bootstrap resamples per confidence interval."),
     threads: int | None = typer.Option(None, help="torch CPU threads."),
 ) -> None:
@@ -73,19 +74,39 @@ def evaluate(
     proto = None
     if protocol.lower() != "none":
         proto = ProtocolConfig.load(
-            protocol_config, protocol=protocol,
+            protocol_config,
+            protocol=protocol,
             sports=[x.strip() for x in sports.split(",") if x.strip()] if sports else None,
             holdout=[[x.strip() for x in h.split("+") if x.strip()] for h in holdout] or None,
-            k=_ints(k, "--k") if k else None, shots=shots, seeds=_ints(seeds, "--seeds") if seeds else None,
+            k=_ints(k, "--k") if k else None,
+            shots=shots,
+            seeds=_ints(seeds, "--seeds") if seeds else None,
         )
     elif export_egoexo_submission is None:
         raise UsageError("--protocol none does nothing without --export-egoexo-submission")
-    opts = EvalOptions(config=config, overrides=list(set_), model_dir=model, no_llm=no_llm, e2e=not no_e2e,
-                       n_boot=n_boot, num_threads=threads,
-                       command="crosstrainer " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        console=console)
+    opts = EvalOptions(
+        config=config,
+        overrides=list(set_),
+        model_dir=model,
+        no_llm=no_llm,
+        e2e=not no_e2e,
+        n_boot=n_boot,
+        num_threads=threads,
+        command="crosstrainer " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+    )
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    )
     with progress:
-        result = run_evaluation(samples, proto, opts, out, progress=progress, log=console.print,
-                                export=export_egoexo_submission, exo_features=exo_features, data_specs=list(data))
+        result = run_evaluation(
+            samples,
+            proto,
+            opts,
+            out,
+            progress=progress,
+            log=console.print,
+            export=export_egoexo_submission,
+            exo_features=exo_features,
+            data_specs=list(data),
+        )
     console.print(f"[green]wrote[/] {out / 'report.md'} and {out / 'metrics.json'} ({len(result['plots'])} plots)")

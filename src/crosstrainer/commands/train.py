@@ -29,8 +29,9 @@ def _progress():
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     quiet = int(os.environ.get("RANK", "0")) != 0
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    disable=quiet)
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), disable=quiet
+    )
 
 
 @train_app.command("default")
@@ -42,7 +43,7 @@ def default(
     out: Path = typer.Option(Path("src/crosstrainer/models/default"), help="Model folder to write."),
     config: str = typer.Option("embedded", help="Preset name or YAML path."),
     set_: list[str] = typer.Option([], "--set", help="Override a config field: key=value (repeatable)."),
-    work_dir: Path | None = typer.Option(None, help="Checkpoints and logs (default: runs/train-default); rerun to resume."),
+    work_dir: Path | None = typer.Option(None, help="Checkpoints, logs (default runs/train-default); rerun resumes."),
 ) -> None:
     """Retrain the embedded default model on exercise_correction, evaluate it, write its model card."""
     from rich.console import Console
@@ -56,12 +57,22 @@ def default(
     with _progress() as progress:
         result = train_default(data, out, cfg, work_dir, command=command, progress=progress, log=console.print)
     h = result["metrics"]["heldout"]["proficiency_probe"]
-    console.print(f"[green]saved[/] {out}  held-out probe accuracy {h['accuracy']:.3f} "
-                  f"(majority {h['majority_accuracy']:.3f}); see {out / 'MODEL_CARD.md'}")
+    console.print(
+        f"[green]saved[/] {out}  held-out probe accuracy {h['accuracy']:.3f} "
+        f"(majority {h['majority_accuracy']:.3f}); see {out / 'MODEL_CARD.md'}"
+    )
 
 
-def _run(stage: str, config: str, data: str, out: Path, features: Path | None, set_: list[str],
-         work_dir: Path | None, vocabulary: Path | None = None) -> None:
+def _run(
+    stage: str,
+    config: str,
+    data: str,
+    out: Path,
+    features: Path | None,
+    set_: list[str],
+    work_dir: Path | None,
+    vocabulary: Path | None = None,
+) -> None:
     from rich.console import Console
 
     from crosstrainer.attributes.vocabulary import Vocabulary
@@ -94,11 +105,19 @@ def _run(stage: str, config: str, data: str, out: Path, features: Path | None, s
             report = trainer.fit(progress)
     if trainer.acc.is_main_process:
         command = "crosstrainer " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        info = {"command": command, "stages": report, "data": data, "n_samples": len(samples),
-                "num_processes": trainer.acc.num_processes, "work_dir": str(work),
-                "vocabulary": str(vocabulary) if vocabulary else None}
-        card = (f"# {cfg.name}\n\nTrained by `{command}` on {len(samples)} samples from `{data}`, seed {cfg.seed}.\n\n"
-                f"Stages: {report}\n")
+        info = {
+            "command": command,
+            "stages": report,
+            "data": data,
+            "n_samples": len(samples),
+            "num_processes": trainer.acc.num_processes,
+            "work_dir": str(work),
+            "vocabulary": str(vocabulary) if vocabulary else None,
+        }
+        card = (
+            f"# {cfg.name}\n\nTrained by `{command}` on {len(samples)} samples from `{data}`, seed {cfg.seed}.\n\n"
+            f"Stages: {report}\n"
+        )
         trainer.save(out, metrics={"train": report}, model_card=card, train_info=info)
         console.print(f"[green]saved[/] {out}")
 
@@ -115,8 +134,13 @@ _VOCAB = typer.Option(None, help="Vocabulary file (crosstrainer discover --out):
 
 @train_app.command("run")
 def run(
-    data: str = _DATA, out: Path = _OUT, config: str = _CONFIG, features: Path | None = _FEATURES,
-    set_: list[str] = _SET, work_dir: Path | None = _WORK, vocabulary: Path | None = _VOCAB,
+    data: str = _DATA,
+    out: Path = _OUT,
+    config: str = _CONFIG,
+    features: Path | None = _FEATURES,
+    set_: list[str] = _SET,
+    work_dir: Path | None = _WORK,
+    vocabulary: Path | None = _VOCAB,
 ) -> None:
     """Stage I then Stage II (the full two-stage recipe)."""
     _run("both", config, data, out, features, set_, work_dir, vocabulary)
@@ -124,8 +148,13 @@ def run(
 
 @train_app.command("stage1")
 def stage1(
-    data: str = _DATA, out: Path = _OUT, config: str = _CONFIG, features: Path | None = _FEATURES,
-    set_: list[str] = _SET, work_dir: Path | None = _WORK, vocabulary: Path | None = _VOCAB,
+    data: str = _DATA,
+    out: Path = _OUT,
+    config: str = _CONFIG,
+    features: Path | None = _FEATURES,
+    set_: list[str] = _SET,
+    work_dir: Path | None = _WORK,
+    vocabulary: Path | None = _VOCAB,
 ) -> None:
     """Stage I only: projector + LoRA learn to generate the attributes of each commentary window."""
     _run("stage1", config, data, out, features, set_, work_dir, vocabulary)
@@ -133,8 +162,13 @@ def stage1(
 
 @train_app.command("stage2")
 def stage2(
-    data: str = _DATA, out: Path = _OUT, config: str = _CONFIG, features: Path | None = _FEATURES,
-    set_: list[str] = _SET, work_dir: Path | None = _WORK, vocabulary: Path | None = _VOCAB,
+    data: str = _DATA,
+    out: Path = _OUT,
+    config: str = _CONFIG,
+    features: Path | None = _FEATURES,
+    set_: list[str] = _SET,
+    work_dir: Path | None = _WORK,
+    vocabulary: Path | None = _VOCAB,
 ) -> None:
     """Stage I (resumed if already done in --work-dir) then Stage II with the proficiency probe."""
     _run("both", config, data, out, features, set_, work_dir, vocabulary)
@@ -142,8 +176,13 @@ def stage2(
 
 @train_app.command("e2e")
 def e2e(
-    data: str = _DATA, out: Path = _OUT, config: str = _CONFIG, features: Path | None = _FEATURES,
-    set_: list[str] = _SET, work_dir: Path | None = _WORK, vocabulary: Path | None = _VOCAB,
+    data: str = _DATA,
+    out: Path = _OUT,
+    config: str = _CONFIG,
+    features: Path | None = _FEATURES,
+    set_: list[str] = _SET,
+    work_dir: Path | None = _WORK,
+    vocabulary: Path | None = _VOCAB,
 ) -> None:
     """Stage II only from scratch: the paper's "w/o two-stage" ablation."""
     _run("e2e", config, data, out, features, set_, work_dir, vocabulary)

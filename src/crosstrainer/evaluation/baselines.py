@@ -88,8 +88,9 @@ class RawBaselines:
     k: int = 5
 
     @classmethod
-    def fit(cls, x: list[np.ndarray] | np.ndarray, train: list[Sample], levels: list[str], k: int = 5,
-            seed: int = 0) -> RawBaselines:
+    def fit(
+        cls, x: list[np.ndarray] | np.ndarray, train: list[Sample], levels: list[str], k: int = 5, seed: int = 0
+    ) -> RawBaselines:
         from sklearn.linear_model import LogisticRegression
 
         if len(train) == 0:

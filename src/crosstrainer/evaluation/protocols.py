@@ -210,13 +210,19 @@ def make_splits(samples: list[Sample], cfg: ProtocolConfig, log: Any = print) ->
     return splits
 
 
-def _make(protocol: str, seed: int, held: list[str], train: list[Sample], test: list[Sample],
-          shots: list[Sample]) -> Split:
+def _make(
+    protocol: str, seed: int, held: list[str], train: list[Sample], test: list[Sample], shots: list[Sample]
+) -> Split:
     name = f"{protocol}/holdout={'+'.join(held) or 'none'}/seed={seed}"
     return Split(
-        id=name, protocol=protocol, seed=seed, heldout=list(held),
+        id=name,
+        protocol=protocol,
+        seed=seed,
+        heldout=list(held),
         train_sports=sorted({s.sport for s in train if s.sport and s.sport not in held}),
-        train_ids=[s.id for s in train], test_ids=[s.id for s in test], shot_ids=[s.id for s in shots],
+        train_ids=[s.id for s in train],
+        test_ids=[s.id for s in test],
+        shot_ids=[s.id for s in shots],
     )
 
 

@@ -193,9 +193,14 @@ def render_markdown(
     metrics: Mapping[str, Any], plots: Mapping[str, str], config: Mapping[str, Any], title: str = "Evaluation report"
 ) -> str:
     """The report.md text (see the module docstring for the ``metrics`` layout)."""
-    lines = [f"# {title}", "", f"Generated {_dt.datetime.now().isoformat(timespec='seconds')}. "
-             "Values on a 0-100 scale with 95% percentile bootstrap intervals in brackets; baselines beside each "
-             "number. Definitions: docs/evaluation.md.", ""]
+    lines = [
+        f"# {title}",
+        "",
+        f"Generated {_dt.datetime.now().isoformat(timespec='seconds')}. "
+        "Values on a 0-100 scale with 95% percentile bootstrap intervals in brackets; baselines beside each "
+        "number. Definitions: docs/evaluation.md.",
+        "",
+    ]
     for name, section in metrics.items():
         if not str(name).startswith("_"):
             lines += _render_section(str(name), section, 2)

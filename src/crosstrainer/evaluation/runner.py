@@ -149,8 +149,12 @@ class ModelRunner:
                 enc = m.encoder.get("name")
                 raise ModelError(f"{self.folder}: model encoder {enc} cannot read pose clip {sample.id}")
             a = self.assessor.assess_pose(sample.pose, path=sample.id, sport=sample.sport, generate=True).assessment
-            out.update(llm_level=a.proficiency.llm_level, attributes=[x.name for x in a.attributes],
-                       feedback=" ".join(a.feedback), llm_text=a.llm_text)
+            out.update(
+                llm_level=a.proficiency.llm_level,
+                attributes=[x.name for x in a.attributes],
+                feedback=" ".join(a.feedback),
+                llm_text=a.llm_text,
+            )
             return out
         from crosstrainer.model import prompts
         from crosstrainer.model.crosstrainer import Turn
@@ -175,8 +179,15 @@ def _write_json(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
-def train_split_model(cfg: Any, train: list[Sample], folder: Path, levels: list[str], fingerprint: str,
-                      progress: Any = None, log: Log = print) -> Path:
+def train_split_model(
+    cfg: Any,
+    train: list[Sample],
+    folder: Path,
+    levels: list[str],
+    fingerprint: str,
+    progress: Any = None,
+    log: Log = print,
+) -> Path:
     """Train one model through the recipe (skipped when ``folder`` holds one trained for ``fingerprint``)."""
     from crosstrainer.attributes.exercise_labels import default_vocabulary
     from crosstrainer.training.features import FeatureProvider
@@ -198,11 +209,22 @@ def train_split_model(cfg: Any, train: list[Sample], folder: Path, levels: list[
     if not vocab.attributes:  # no annotated attributes (run `crosstrainer discover` first); a saved model needs some
         log("  note: no training clip has skill-attributes; the model keeps the default exercise vocabulary")
         vocab = default_vocabulary()
-    trainer = Trainer(cfg, train, work, provider=FeatureProvider(cfg.encoder, augment=cfg.augment), levels=levels,
-                      vocabulary=vocab, log=log)
+    trainer = Trainer(
+        cfg,
+        train,
+        work,
+        provider=FeatureProvider(cfg.encoder, augment=cfg.augment),
+        levels=levels,
+        vocabulary=vocab,
+        log=log,
+    )
     report = trainer.fit(progress)
-    info = {"eval_fingerprint": fingerprint, "stages": report, "n_train": len(train),
-            "train_ids": [s.id for s in train]}
+    info = {
+        "eval_fingerprint": fingerprint,
+        "stages": report,
+        "n_train": len(train),
+        "train_ids": [s.id for s in train],
+    }
     card = f"# {cfg.name} (evaluation split model)\n\nTrained by `crosstrainer evaluate` on {len(train)} clips.\n"
     trainer.save(folder, metrics={}, model_card=card, train_info=info)
     shutil.rmtree(work, ignore_errors=True)
@@ -212,8 +234,16 @@ def train_split_model(cfg: Any, train: list[Sample], folder: Path, levels: list[
 # ------------------------------------------------------------------------------------------------ one split
 
 
-def run_split(split: Split, by_id: dict[str, Sample], levels: list[str], opts: EvalOptions, split_dir: Path,
-              raw: bl.RawFeatures, progress: Any = None, log: Log = print) -> dict[str, Any]:
+def run_split(
+    split: Split,
+    by_id: dict[str, Sample],
+    levels: list[str],
+    opts: EvalOptions,
+    split_dir: Path,
+    raw: bl.RawFeatures,
+    progress: Any = None,
+    log: Log = print,
+) -> dict[str, Any]:
     """Train and predict one split (or reload its finished predictions); returns the predictions record."""
     from crosstrainer.evaluation.metrics import frequent_attribute_sets
     from crosstrainer.training.config import TrainConfig
@@ -224,8 +254,15 @@ def run_split(split: Split, by_id: dict[str, Sample], levels: list[str], opts: E
     if opts.num_threads:
         train_cfg = dataclasses.replace(train_cfg, num_threads=opts.num_threads)
     model_fp = _fingerprint({"split": split.to_dict(), "config": train_cfg.to_dict(), "version": __version__})
-    fp = _fingerprint({"model": model_fp, "model_dir": str(opts.model_dir or ""), "no_llm": opts.no_llm,
-                       "e2e": opts.e2e and opts.model_dir is None, "levels": levels})
+    fp = _fingerprint(
+        {
+            "model": model_fp,
+            "model_dir": str(opts.model_dir or ""),
+            "no_llm": opts.no_llm,
+            "e2e": opts.e2e and opts.model_dir is None,
+            "levels": levels,
+        }
+    )
     pred_path = split_dir / "predictions.json"
     if pred_path.is_file():
         done = json.loads(pred_path.read_text(encoding="utf-8"))
@@ -269,8 +306,13 @@ def run_split(split: Split, by_id: dict[str, Sample], levels: list[str], opts: E
             if task is not None:
                 progress.update(task, advance=1)
         systems[name] = preds
-    record = {"fingerprint": fp, "split": split.to_dict(), "levels": levels, "systems": systems,
-              "models": {name: str(folder) for name, folder in models}}
+    record = {
+        "fingerprint": fp,
+        "split": split.to_dict(),
+        "levels": levels,
+        "systems": systems,
+        "models": {name: str(folder) for name, folder in models},
+    }
     _write_json(pred_path, record)
     return record
 
@@ -302,8 +344,9 @@ def split_label(split: Split, n_seeds: int) -> str:
     return f"{label} (seed {split.seed})" if n_seeds > 1 else label
 
 
-def score(records: list[dict[str, Any]], by_id: dict[str, Sample], cfg: ProtocolConfig, opts: EvalOptions,
-          plot_dir: Path) -> tuple[dict[str, Any], dict[str, Path], dict[str, Any]]:
+def score(
+    records: list[dict[str, Any]], by_id: dict[str, Sample], cfg: ProtocolConfig, opts: EvalOptions, plot_dir: Path
+) -> tuple[dict[str, Any], dict[str, Path], dict[str, Any]]:
     """All tables, plots and details of a run from the splits' prediction records."""
     from crosstrainer.evaluation.bootstrap import accuracy, bootstrap_ci
     from crosstrainer.evaluation.metrics import attribute_metrics, feedback_metrics, proficiency_metrics
@@ -335,8 +378,11 @@ def score(records: list[dict[str, Any]], by_id: dict[str, Sample], cfg: Protocol
         unseen_fb: dict[str, list[Sample]] = {"unseen sports": [], "sports seen in training": []}
         for group, items in sorted(groups.items()):
             sport = items[0].sport
-            seen = "few-shot" if sport in split.heldout and split.shot_ids else (
-                "yes" if sport in split.train_sports else "no")
+            seen = (
+                "few-shot"
+                if sport in split.heldout and split.shot_ids
+                else ("yes" if sport in split.train_sports else "no")
+            )
             key = f"{label} | test: {group}"
             y_true = [s.proficiency for s in items]
             rows: dict[str, Any] = {}
@@ -347,8 +393,9 @@ def score(records: list[dict[str, Any]], by_id: dict[str, Sample], cfg: Protocol
                 y_pred = [p.get("level") or levels[0] for p in preds]
                 scores = None
                 if len(levels) == 2:  # score of levels[1]: logit margin when known (probabilities saturate)
-                    scores = np.array([p["logits"][1] - p["logits"][0] if "logits" in p else p["probs"][1]
-                                       for p in preds])
+                    scores = np.array(
+                        [p["logits"][1] - p["logits"][0] if "logits" in p else p["probs"][1] for p in preds]
+                    )
                 g = proficiency_metrics(y_true, y_pred, levels, y_train=y_train, scores=scores, **boot)
                 rows[name] = g
                 details.setdefault(key, {})[name] = g.to_dict()
@@ -358,8 +405,11 @@ def score(records: list[dict[str, Any]], by_id: dict[str, Sample], cfg: Protocol
             if MODEL in systems and not opts.no_llm and any("llm_level" in systems[MODEL][s.id] for s in items):
                 yl = np.array([systems[MODEL][s.id].get("llm_level") or "" for s in items])
                 ci = bootstrap_ci(accuracy, np.array(y_true), yl, n=opts.n_boot, seed=0)
-                rows["llm"] = {"value": round(100 * ci.point, 2), "low": round(100 * ci.low, 2) if np.isfinite(ci.low)
-                               else None, "high": round(100 * ci.high, 2) if np.isfinite(ci.high) else None}
+                rows["llm"] = {
+                    "value": round(100 * ci.point, 2),
+                    "low": round(100 * ci.low, 2) if np.isfinite(ci.low) else None,
+                    "high": round(100 * ci.high, 2) if np.isfinite(ci.high) else None,
+                }
             base = rows[bl.LINEAR].rows["accuracy"]["baselines"] if bl.LINEAR in rows else {}
             acc = {n: _ci_cell(g.rows.get("accuracy")) for n, g in rows.items() if n != "llm"}
             table_row: dict[str, Any] = {"n": len(items), "sport in training": seen}
@@ -382,8 +432,9 @@ def score(records: list[dict[str, Any]], by_id: dict[str, Sample], cfg: Protocol
                         mrow[name] = _ci_cell(g.rows[metric])
                 if metric == "macro-F1":
                     mrow["majority"] = rows[bl.LINEAR].rows[metric]["baselines"].get("majority")
-                mrow["random"] = rows[bl.LINEAR].rows[metric]["baselines"].get("random") if metric in rows[
-                    bl.LINEAR].rows else None
+                mrow["random"] = (
+                    rows[bl.LINEAR].rows[metric]["baselines"].get("random") if metric in rows[bl.LINEAR].rows else None
+                )
                 target[key] = mrow
             for name, cells in heat.items():
                 if name in rows:
@@ -391,8 +442,11 @@ def score(records: list[dict[str, Any]], by_id: dict[str, Sample], cfg: Protocol
             if seen != "yes" and MODEL in rows:
                 bar_key = group if split.protocol != "intra" and n_seeds == 1 and len(split.heldout) == 1 else key
                 a = rows[MODEL].rows["accuracy"]
-                bars[bar_key] = (a["value"], a["low"] if a["low"] is not None else np.nan,
-                                 a["high"] if a["high"] is not None else np.nan)
+                bars[bar_key] = (
+                    a["value"],
+                    a["low"] if a["low"] is not None else np.nan,
+                    a["high"] if a["high"] is not None else np.nan,
+                )
                 bar_base[bar_key] = base.get("majority")
             # skill-attributes: only groups whose every clip is annotated (in gym_vn only the correct clips are,
             # with an empty set, and scoring that subset would reward predicting nothing)
@@ -400,12 +454,14 @@ def score(records: list[dict[str, Any]], by_id: dict[str, Sample], cfg: Protocol
             if annotated and len(annotated) == len(items):
                 refs = [bl.reference_attributes(s) or [] for s in annotated]
                 arow: dict[str, Any] = {"n": len(annotated), "sport in training": seen}
-                for name, field_, title in ((MODEL, "attributes", f"{MODEL} (Stage I LLM)"),
-                                            (MODEL, "attributes_probe", f"{MODEL} (attribute probe)"),
-                                            (E2E, "attributes", f"{E2E} (Stage I LLM)"),
-                                            (bl.KNN_ATTR, "attributes", bl.KNN_ATTR),
-                                            (bl.NN, "attributes", bl.NN),
-                                            (bl.FREQUENT, "attributes", bl.FREQUENT)):
+                for name, field_, title in (
+                    (MODEL, "attributes", f"{MODEL} (Stage I LLM)"),
+                    (MODEL, "attributes_probe", f"{MODEL} (attribute probe)"),
+                    (E2E, "attributes", f"{E2E} (Stage I LLM)"),
+                    (bl.KNN_ATTR, "attributes", bl.KNN_ATTR),
+                    (bl.NN, "attributes", bl.NN),
+                    (bl.FREQUENT, "attributes", bl.FREQUENT),
+                ):
                     if name not in systems or field_ not in systems[name][annotated[0].id]:
                         continue
                     g = attribute_metrics([systems[name][s.id][field_] for s in annotated], refs, **boot)
@@ -423,9 +479,13 @@ def score(records: list[dict[str, Any]], by_id: dict[str, Sample], cfg: Protocol
                 groups_fb = {}
                 for name in (MODEL, E2E, bl.NN):
                     if name in systems:
-                        groups_fb[name] = feedback_metrics([systems[name][s.id].get("feedback", "") for s in items],
-                                                           refs_fb, tokenizer=opts.tokenizer, meteor=opts.meteor,
-                                                           **boot)
+                        groups_fb[name] = feedback_metrics(
+                            [systems[name][s.id].get("feedback", "") for s in items],
+                            refs_fb,
+                            tokenizer=opts.tokenizer,
+                            meteor=opts.meteor,
+                            **boot,
+                        )
                 main = groups_fb.pop(MODEL)
                 section = with_baselines(main.rows, **{n: g for n, g in groups_fb.items()})
                 feedback[f"{label}, {part} (n={len(items)})"] = section
@@ -449,14 +509,23 @@ def score(records: list[dict[str, Any]], by_id: dict[str, Sample], cfg: Protocol
         counts = np.zeros((len(levels), len(levels)), int)
         for t, p in zip(cm_true, cm_pred, strict=True):
             counts[levels.index(t), levels.index(p)] += 1
-        metrics[f"Confusion matrix ({MODEL} probe, sports never trained on)"] = {"labels": levels,
-                                                                                  "counts": counts.tolist()}
-        plots["confusion matrix"] = plot_confusion(counts, levels, plot_dir / "confusion.png",
-                                                   title=f"{MODEL} probe, unseen sports")
+        metrics[f"Confusion matrix ({MODEL} probe, sports never trained on)"] = {
+            "labels": levels,
+            "counts": counts.tolist(),
+        }
+        plots["confusion matrix"] = plot_confusion(
+            counts, levels, plot_dir / "confusion.png", title=f"{MODEL} probe, unseen sports"
+        )
     if bars:
         plots["accuracy per held-out sport"] = plot_bars(
-            bars, plot_dir / "per_sport.png", baseline=bar_base, baseline_label="majority", ylabel="accuracy (%)",
-            title=f"{MODEL} probe on sports never trained on", ylim=(0, 105))
+            bars,
+            plot_dir / "per_sport.png",
+            baseline=bar_base,
+            baseline_label="majority",
+            ylabel="accuracy (%)",
+            title=f"{MODEL} probe on sports never trained on",
+            ylim=(0, 105),
+        )
     for name, cells in heat.items():
         if cells:
             cols = sorted({c for r in cells.values() for c in r})
@@ -464,8 +533,12 @@ def score(records: list[dict[str, Any]], by_id: dict[str, Sample], cfg: Protocol
             matrix = [[cells[r].get(c) for c in cols] for r in rows_]
             slug = "transfer_model" if name == MODEL else "transfer_linear_probe"
             plots[f"transfer heatmap: {name}"] = plot_transfer_heatmap(
-                matrix, [f"trained on {r}" for r in rows_], cols, plot_dir / f"{slug}.png",
-                title=f"Accuracy of {name} (rows: training sports)")
+                matrix,
+                [f"trained on {r}" for r in rows_],
+                cols,
+                plot_dir / f"{slug}.png",
+                title=f"Accuracy of {name} (rows: training sports)",
+            )
     return metrics, plots, details
 
 
@@ -480,12 +553,22 @@ def egoexo_submission(videos: list[str], ego: list[list[float]], exo: list[list[
     for row in [*ego, *exo]:
         if len(row) != 4:
             raise UsageError(f"each prediction needs 4 values (Novice..Late Expert), got {len(row)}")
-    return {"videos": list(videos), "ego_model_predictions": [[float(v) for v in r] for r in ego],
-            "exo_model_predictions": [[float(v) for v in r] for r in exo]}
+    return {
+        "videos": list(videos),
+        "ego_model_predictions": [[float(v) for v in r] for r in ego],
+        "exo_model_predictions": [[float(v) for v in r] for r in exo],
+    }
 
 
-def export_egoexo(samples: list[Sample], model_dir: Path, path: Path, raw: bl.RawFeatures,
-                  exo_features: Path | None = None, num_threads: int | None = None, log: Log = print) -> dict[str, Any]:
+def export_egoexo(
+    samples: list[Sample],
+    model_dir: Path,
+    path: Path,
+    raw: bl.RawFeatures,
+    exo_features: Path | None = None,
+    num_threads: int | None = None,
+    log: Log = print,
+) -> dict[str, Any]:
     """Write the submission JSON for every Ego-Exo4D take in ``samples`` with the model's proficiency probe.
 
     Ego predictions use each take's features (``Sample.features``); exo predictions use the take's file in
@@ -516,15 +599,26 @@ def export_egoexo(samples: list[Sample], model_dir: Path, path: Path, raw: bl.Ra
     data = egoexo_submission(videos, ego, exo)
     path.parent.mkdir(parents=True, exist_ok=True)
     _write_json(path, data)
-    info = {"path": str(path), "videos": len(videos),
-            "exo": f"from {exo_features}" if exo_features else "same as ego (no --exo-features given)"}
+    info = {
+        "path": str(path),
+        "videos": len(videos),
+        "exo": f"from {exo_features}" if exo_features else "same as ego (no --exo-features given)",
+    }
     log(f"wrote Ego-Exo4D submission for {len(videos)} takes to {path} (exo predictions: {info['exo']})")
     return info
 
 
-def run_evaluation(samples: list[Sample], protocol: ProtocolConfig | None, opts: EvalOptions, out: str | Path,
-                   progress: Any = None, log: Log = print, export: Path | None = None,
-                   exo_features: Path | None = None, data_specs: list[str] | None = None) -> dict[str, Any]:
+def run_evaluation(
+    samples: list[Sample],
+    protocol: ProtocolConfig | None,
+    opts: EvalOptions,
+    out: str | Path,
+    progress: Any = None,
+    log: Log = print,
+    export: Path | None = None,
+    exo_features: Path | None = None,
+    data_specs: list[str] | None = None,
+) -> dict[str, Any]:
     """Run ``protocol`` (None: no protocol, e.g. only the submission export) and write the run folder."""
     from crosstrainer.evaluation.report import write_run
 
@@ -571,20 +665,34 @@ def run_evaluation(samples: list[Sample], protocol: ProtocolConfig | None, opts:
     metrics = {"Summary": summary, **metrics}
     if splits:
         metrics["Splits"] = {
-            split_label(sp, len(protocol.seeds)): {"trained on": ", ".join(sp.train_sports),
-                                                   "train clips": len(sp.train_ids), "test clips": len(sp.test_ids),
-                                                   "few-shot clips": len(sp.shot_ids)}
+            split_label(sp, len(protocol.seeds)): {
+                "trained on": ", ".join(sp.train_sports),
+                "train clips": len(sp.train_ids),
+                "test clips": len(sp.test_ids),
+                "few-shot clips": len(sp.shot_ids),
+            }
             for sp in splits
         }
     metrics["_details"] = details
-    config = {"protocol": protocol.to_dict() if protocol else None, "options": dataclasses.asdict(opts),
-              "data": data_specs or [], "command": opts.command, "crosstrainer": __version__}
+    config = {
+        "protocol": protocol.to_dict() if protocol else None,
+        "options": dataclasses.asdict(opts),
+        "data": data_specs or [],
+        "command": opts.command,
+        "crosstrainer": __version__,
+    }
     write_run(out, metrics, plots, config, title="CrossTrainer evaluation")
     return {"metrics": metrics, "plots": plots, "records": records, "export": export_info}
 
 
-def _summary(protocol: ProtocolConfig | None, opts: EvalOptions, splits: list[Split], samples: list[Sample],
-             data_specs: list[str] | None, export_info: dict[str, Any] | None) -> str:
+def _summary(
+    protocol: ProtocolConfig | None,
+    opts: EvalOptions,
+    splits: list[Split],
+    samples: list[Sample],
+    data_specs: list[str] | None,
+    export_info: dict[str, Any] | None,
+) -> str:
     parts = []
     if opts.command:
         parts.append(f"Command: `{opts.command}`.")
@@ -592,23 +700,36 @@ def _summary(protocol: ProtocolConfig | None, opts: EvalOptions, splits: list[Sp
     if protocol is None:
         parts.append("No protocol was run.")
     else:
-        parts.append(f"Protocol {protocol.protocol}: {len(splits)} split(s), seeds {protocol.seeds}; clips of "
-                     f"{', '.join(protocol.eval_only_sources) or 'no source'} are never trained on.")
+        parts.append(
+            f"Protocol {protocol.protocol}: {len(splits)} split(s), seeds {protocol.seeds}; clips of "
+            f"{', '.join(protocol.eval_only_sources) or 'no source'} are never trained on."
+        )
         if opts.model_dir:
-            parts.append(f"Model: the given model {opts.model_dir} in every split (nothing trained; if it saw some "
-                         "test clips in training, its numbers are optimistic); no w/o two-stage baseline.")
+            parts.append(
+                f"Model: the given model {opts.model_dir} in every split (nothing trained; if it saw some "
+                "test clips in training, its numbers are optimistic); no w/o two-stage baseline."
+            )
         else:
             over = f" with {', '.join(opts.overrides)}" if opts.overrides else ""
-            parts.append(f"Models: one two-stage CrossTrainer model per split, config `{opts.config}`{over}"
-                         + ("; plus the w/o two-stage baseline (two_stage=false)." if opts.e2e else "."))
-        parts.append("LLM generation was skipped (--no-llm): proficiency comes from the probe on the projected "
-                     "features, attributes from the per-second attribute probe; no feedback text was scored."
-                     if opts.no_llm else "The LLM generated Stage-I attributes, the stated level and feedback.")
-        parts.append("Baselines: majority class (most frequent training label), random (uniform), linear probe on "
-                     "the raw mean-pooled encoder features, 1-NN retrieval in raw-feature space (its level, "
-                     "attributes and feedback), kNN attribute retrieval (closed set), frequent attributes. "
-                     "'vs majority' says whether the 95% CI lies above, below or around the majority baseline.")
+            parts.append(
+                f"Models: one two-stage CrossTrainer model per split, config `{opts.config}`{over}"
+                + ("; plus the w/o two-stage baseline (two_stage=false)." if opts.e2e else ".")
+            )
+        parts.append(
+            "LLM generation was skipped (--no-llm): proficiency comes from the probe on the projected "
+            "features, attributes from the per-second attribute probe; no feedback text was scored."
+            if opts.no_llm
+            else "The LLM generated Stage-I attributes, the stated level and feedback."
+        )
+        parts.append(
+            "Baselines: majority class (most frequent training label), random (uniform), linear probe on "
+            "the raw mean-pooled encoder features, 1-NN retrieval in raw-feature space (its level, "
+            "attributes and feedback), kNN attribute retrieval (closed set), frequent attributes. "
+            "'vs majority' says whether the 95% CI lies above, below or around the majority baseline."
+        )
     if export_info:
-        parts.append(f"Ego-Exo4D submission: {export_info['videos']} takes written to {export_info['path']}; "
-                     f"exo predictions {export_info['exo']}.")
+        parts.append(
+            f"Ego-Exo4D submission: {export_info['videos']} takes written to {export_info['path']}; "
+            f"exo predictions {export_info['exo']}."
+        )
     return " ".join(parts)

@@ -64,8 +64,12 @@ class FeatureProvider:
             from crosstrainer.features.cache import FeatureCache
 
             self._cache = self._cache or FeatureCache.open(self.feature_cache, self.encoder_name)
-            return {"name": self._cache.name, "version": self._cache.version, "config": self._cache.config,
-                    "dim": self._cache.dim}
+            return {
+                "name": self._cache.name,
+                "version": self._cache.version,
+                "config": self._cache.config,
+                "dim": self._cache.dim,
+            }
         return {"name": self.encoder_name, "version": "external", "config": {}, "dim": None}
 
     def clip(
