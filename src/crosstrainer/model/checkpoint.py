@@ -158,6 +158,7 @@ def save_model(
             {k: v.detach().contiguous().cpu() for k, v in projector_state.items()}, str(tmp / "projector.safetensors")
         )
         peft_model.save_pretrained(str(tmp / "adapter"))
+        (tmp / "adapter" / "README.md").unlink(missing_ok=True)  # peft's empty card template; MODEL_CARD.md is ours
         save_np(
             {
                 "proficiency.weight": np.ascontiguousarray(proficiency_probe.weight),
