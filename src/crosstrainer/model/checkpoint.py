@@ -135,6 +135,13 @@ def load_model(folder: str | Path) -> tuple[Any, LoadedParts]:
     return model, parts
 
 
+def _portable_adapter_config(path: Path, llm_spec: str) -> None:
+    """Name the base model by its spec (``smollm2``), not by this machine's cache path."""
+    config = json.loads(path.read_text(encoding="utf-8"))
+    config["base_model_name_or_path"] = llm_spec
+    path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
 def save_model(
     folder: str | Path,
     manifest: Manifest,
@@ -159,6 +166,7 @@ def save_model(
         )
         peft_model.save_pretrained(str(tmp / "adapter"))
         (tmp / "adapter" / "README.md").unlink(missing_ok=True)  # peft's empty card template; MODEL_CARD.md is ours
+        _portable_adapter_config(tmp / "adapter" / "adapter_config.json", manifest.llm)
         save_np(
             {
                 "proficiency.weight": np.ascontiguousarray(proficiency_probe.weight),
