@@ -95,18 +95,11 @@ def assess_command(
         result = assessor.assess(files[0], kind=kind, skeleton=skeleton, fps=fps, sport=sport)
         _emit(result, json_out, report, quiet, console, render_assessment)
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from crosstrainer.progress import progress_bar
 
     assert out_dir is not None or len(files) > 1
     target = out_dir or Path(".")
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as progress:
+    with progress_bar(console=console) as progress:
         task = progress.add_task("assessing", total=len(files))
         for f in files:
             progress.update(task, description=f"assessing {f.name}")

@@ -79,9 +79,9 @@ def discover_command(
 ) -> None:
     """Discover skill-attributes from expert commentary and write a vocabulary that training reads."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from crosstrainer.attributes.discover import DiscoverConfig, discover, make_backend, read_items, write_items
+    from crosstrainer.progress import progress_bar
 
     cfg = DiscoverConfig.from_yaml(config) if config else DiscoverConfig()
     cfg = cfg.updated(
@@ -115,14 +115,7 @@ def discover_command(
     out.parent.mkdir(parents=True, exist_ok=True)
     extractor = make_backend(cfg, cache_dir=out.with_name(out.stem + ".cache"))
     console = Console(stderr=True)
-    with Progress(
-        TextColumn(f"discover ({cfg.backend})"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
+    with progress_bar(f"discover ({cfg.backend})", console=console, transient=True) as bar:
         task = bar.add_task("items", total=len(items))
         results, vocab = discover(items, cfg, backend=extractor, progress=lambda n: bar.advance(task, n), source=input)
     vocab.save(out)

@@ -53,12 +53,12 @@ def evaluate(
 ) -> None:
     """Evaluate like the paper: train per split, run every baseline, write metrics.json + report.md + plots."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from crosstrainer.data.registry import load_samples
     from crosstrainer.errors import UsageError
     from crosstrainer.evaluation.protocols import ProtocolConfig
     from crosstrainer.evaluation.runner import EvalOptions, run_evaluation
+    from crosstrainer.progress import progress_bar
 
     console = Console(stderr=True)
     samples = []
@@ -94,9 +94,7 @@ def evaluate(
         num_threads=threads,
         command="crosstrainer " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     )
-    progress = Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
-    )
+    progress = progress_bar(console=console)
     with progress:
         result = run_evaluation(
             samples,

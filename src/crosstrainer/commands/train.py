@@ -26,12 +26,9 @@ def _progress():
     """A rich progress bar, shown by the main process only (``RANK`` 0 under accelerate/torchrun)."""
     import os
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from crosstrainer.progress import progress_bar
 
-    quiet = int(os.environ.get("RANK", "0")) != 0
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), disable=quiet
-    )
+    return progress_bar(disable=int(os.environ.get("RANK", "0")) != 0)
 
 
 @train_app.command("default")
@@ -132,60 +129,31 @@ _WORK = typer.Option(None, help="Checkpoints and metrics.jsonl (default .<out>-w
 _VOCAB = typer.Option(None, help="Vocabulary file (crosstrainer discover --out): attribute names and synonyms.")
 
 
-@train_app.command("run")
-def run(
-    data: str = _DATA,
-    out: Path = _OUT,
-    config: str = _CONFIG,
-    features: Path | None = _FEATURES,
-    set_: list[str] = _SET,
-    work_dir: Path | None = _WORK,
-    vocabulary: Path | None = _VOCAB,
-) -> None:
-    """Stage I then Stage II (the full two-stage recipe)."""
-    _run("both", config, data, out, features, set_, work_dir, vocabulary)
+def _recipe_command(stage: str, doc: str):
+    """One ``crosstrainer train <verb>``: the verbs differ only in which stages they run."""
+
+    def command(
+        data: str = _DATA,
+        out: Path = _OUT,
+        config: str = _CONFIG,
+        features: Path | None = _FEATURES,
+        set_: list[str] = _SET,
+        work_dir: Path | None = _WORK,
+        vocabulary: Path | None = _VOCAB,
+    ) -> None:
+        _run(stage, config, data, out, features, set_, work_dir, vocabulary)
+
+    command.__doc__ = doc
+    return command
 
 
-@train_app.command("stage1")
-def stage1(
-    data: str = _DATA,
-    out: Path = _OUT,
-    config: str = _CONFIG,
-    features: Path | None = _FEATURES,
-    set_: list[str] = _SET,
-    work_dir: Path | None = _WORK,
-    vocabulary: Path | None = _VOCAB,
-) -> None:
-    """Stage I only: projector + LoRA learn to generate the attributes of each commentary window."""
-    _run("stage1", config, data, out, features, set_, work_dir, vocabulary)
-
-
-@train_app.command("stage2")
-def stage2(
-    data: str = _DATA,
-    out: Path = _OUT,
-    config: str = _CONFIG,
-    features: Path | None = _FEATURES,
-    set_: list[str] = _SET,
-    work_dir: Path | None = _WORK,
-    vocabulary: Path | None = _VOCAB,
-) -> None:
-    """Stage I (resumed if already done in --work-dir) then Stage II with the proficiency probe."""
-    _run("both", config, data, out, features, set_, work_dir, vocabulary)
-
-
-@train_app.command("e2e")
-def e2e(
-    data: str = _DATA,
-    out: Path = _OUT,
-    config: str = _CONFIG,
-    features: Path | None = _FEATURES,
-    set_: list[str] = _SET,
-    work_dir: Path | None = _WORK,
-    vocabulary: Path | None = _VOCAB,
-) -> None:
-    """Stage II only from scratch: the paper's "w/o two-stage" ablation."""
-    _run("e2e", config, data, out, features, set_, work_dir, vocabulary)
+for _verb, _stage, _doc in (
+    ("run", "both", "Stage I then Stage II (the full two-stage recipe)."),
+    ("stage1", "stage1", "Stage I only: projector + LoRA learn to generate the attributes of each commentary window."),
+    ("stage2", "both", "Stage I (resumed if already done in --work-dir) then Stage II with the proficiency probe."),
+    ("e2e", "e2e", 'Stage II only from scratch: the paper\'s "w/o two-stage" ablation.'),
+):
+    train_app.command(_verb)(_recipe_command(_stage, _doc))
 
 
 def register(app: typer.Typer) -> None:

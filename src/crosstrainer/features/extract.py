@@ -130,11 +130,10 @@ def extract_features(
     failures_path = cache.dir / f"failures{_suffix(shard)}.jsonl"
     started = time.perf_counter()
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from crosstrainer.progress import progress_bar
 
-    columns = (TextColumn("[bold]extract[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeRemainingColumn())  # fmt: skip
-    with failures_path.open("w", encoding="utf-8") as failures_fh, Progress(*columns, disable=not progress) as bar:
+    bar_ = progress_bar("[bold]extract[/] {task.description}", disable=not progress)
+    with failures_path.open("w", encoding="utf-8") as failures_fh, bar_ as bar:
         task = bar.add_task(cache.key, total=len(todo))
         for sample in todo:
             if not overwrite and cache.has(sample.id):
