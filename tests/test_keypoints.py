@@ -238,13 +238,13 @@ def test_fill_gaps_short_and_long() -> None:
     fx, fc = fill_gaps(xy, conf, t, max_gap_s=0.5)
     assert np.allclose(fx[3:6, 0, 0], t[3:6]) and (fc[3:6, 0] == 1).all()
     assert np.isnan(fx[10:17, 1]).all() and (fc[10:17, 1] == 0).all()
-    # no extrapolation at the ends
+    # at the ends a short gap holds the nearest seen position (no linear extrapolation)
     conf2 = conf.copy()
     conf2[:2, 0] = 0
     xy2 = xy.copy()
     xy2[:2, 0] = np.nan
     fx2, _ = fill_gaps(xy2, conf2, t)
-    assert np.isnan(fx2[:2, 0]).all()
+    assert np.allclose(fx2[:2, 0], xy2[2, 0])
 
 
 def test_smooth_and_clean() -> None:
@@ -267,3 +267,21 @@ def test_smooth_and_clean() -> None:
     out = clean_pose(pose, min_conf=0.5)
     assert out.conf[10, 0] == pytest.approx(0.9) and np.isfinite(out.xy[10, 0]).all()
     assert (out.conf[40:60, 0] == 0).all() and out.meta["cleaned"]["min_conf"] == 0.5
+
+
+def test_short_edge_gaps_hold_the_nearest_seen_position():
+    """Synthetic: a joint missed on the first two and last frame (detector lock-on) is held; a long edge gap is not."""
+    from crosstrainer.keypoints.filtering import fill_gaps
+
+    t = np.arange(10) / 10.0
+    xy = np.stack([np.stack([t, t], -1)] * 2, 1).astype(np.float32)  # (10, 2 joints, 2)
+    conf = np.ones((10, 2), np.float32)
+    conf[:2, 0] = 0
+    conf[9, 0] = 0
+    conf[:8, 1] = 0  # joint 1 missing for 0.8 s at the start: longer than max_gap_s, stays missing
+    xy[conf == 0] = np.nan
+    out_xy, out_conf = fill_gaps(xy, conf, t, max_gap_s=0.5)
+    np.testing.assert_allclose(out_xy[:2, 0], np.repeat(xy[2:3, 0], 2, 0))
+    np.testing.assert_allclose(out_xy[9, 0], xy[8, 0])
+    assert (out_conf[:, 0] > 0).all()
+    assert (out_conf[:8, 1] == 0).all() and np.isnan(out_xy[:8, 1]).all()

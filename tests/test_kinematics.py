@@ -61,7 +61,7 @@ def transformed(pose: PoseSequence, scale: float, shift: tuple[float, float], mi
 def test_contract_and_shape() -> None:
     enc = KinematicEncoder()
     assert isinstance(enc, VideoEncoder)
-    assert enc.name == "pose-kinematics" and enc.version == "1"
+    assert enc.name == "pose-kinematics" and enc.version == "2"
     assert 60 <= enc.dim <= 120 and len(enc.feature_names) == enc.dim == len(set(enc.feature_names))
     feats = enc.encode(standing_curl(3.0))
     assert feats.features.shape == (3, enc.dim) and feats.features.dtype == np.float32

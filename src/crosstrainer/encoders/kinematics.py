@@ -217,7 +217,7 @@ class KinematicEncoder:
     """Per-second kinematic features of a ``PoseSequence`` (implements ``encoders.base.VideoEncoder``)."""
 
     name = "pose-kinematics"
-    version = "1"
+    version = "2"  # 2: short leading/trailing gaps are held (keypoints.filtering.fill_gaps)
 
     def __init__(
         self,

@@ -39,7 +39,9 @@ def fill_gaps(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Linearly interpolate missing joints (``conf == 0``) across gaps of at most ``max_gap_s`` seconds.
 
-    The gap is measured between the last frame seen before it and the first frame seen after it.
+    The gap is measured between the last frame seen before it and the first frame seen after it. A joint missing
+    for at most ``max_gap_s`` at the start or the end of the clip holds its first or last seen position (a pose
+    detector often needs a frame or two to lock on; without this, one missed first frame changes a second's features).
     """
     t = xy.shape[0]
     if t < 3:
@@ -55,8 +57,6 @@ def fill_gaps(
     n = np.clip(nxt, 0, t - 1)
     tp, tn = times_s[p], times_s[n]
     fillable &= (tn - tp) <= max_gap_s + 1e-9
-    if not fillable.any():
-        return xy.copy(), conf.copy()
     j = np.arange(xy.shape[1])[None, :]
     w = np.where(tn > tp, (times_s[:, None] - tp) / np.where(tn > tp, tn - tp, 1.0), 0.0)[..., None]
     interp = (1 - w) * xy[p, j] + w * xy[n, j]
@@ -64,6 +64,11 @@ def fill_gaps(
     out_conf = conf.copy()
     out_xy[fillable] = interp[fillable]
     out_conf[fillable] = np.minimum(conf[p, j], conf[n, j])[fillable]
+    # edges: hold the first/last seen position over a short leading/trailing gap
+    lead = ~seen & (prev < 0) & (nxt < t) & ((times_s[n] - times_s[0]) <= max_gap_s + 1e-9)
+    trail = ~seen & (prev >= 0) & (nxt >= t) & ((times_s[-1] - times_s[p]) <= max_gap_s + 1e-9)
+    out_xy[lead], out_conf[lead] = xy[n, j][lead], conf[n, j][lead]
+    out_xy[trail], out_conf[trail] = xy[p, j][trail], conf[p, j][trail]
     return out_xy, out_conf
 
 
