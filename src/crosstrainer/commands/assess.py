@@ -37,6 +37,12 @@ def expand_inputs(inputs: list[Path]) -> list[Path]:
     return out
 
 
+def output_names(files: list[Path]) -> dict[Path, str]:
+    """Each input's output name: its stem, or its full name where two inputs share a stem (clip.mp4, clip.mov)."""
+    stems = [f.stem for f in files]
+    return {f: f.stem if stems.count(f.stem) == 1 else f.name for f in files}
+
+
 def _write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -99,6 +105,7 @@ def assess_command(
 
     assert out_dir is not None or len(files) > 1
     target = out_dir or Path(".")
+    names = output_names(files)
     with progress_bar(console=console) as progress:
         task = progress.add_task("assessing", total=len(files))
         for f in files:
@@ -109,15 +116,15 @@ def assess_command(
                 failures.append((f, exc))
                 progress.console.print(f"[red]error[/] {f}: {exc} (exit code {exc.exit_code})")
             else:
-                _write_text(target / f"{f.stem}.json", result.assessment.to_json() + "\n")
+                _write_text(target / f"{names[f]}.json", result.assessment.to_json() + "\n")
                 if report:
                     from crosstrainer.report.html import write_report
 
-                    write_report(result, target / f"{f.stem}.html")
+                    write_report(result, target / f"{names[f]}.html")
                 a = result.assessment
                 progress.console.print(
                     f"[green]ok[/] {f.name}: {a.proficiency.level} ({a.proficiency.score:.2f}), "
-                    f"{len(a.attributes)} attribute(s) -> {target / (f.stem + '.json')}"
+                    f"{len(a.attributes)} attribute(s) -> {target / (names[f] + '.json')}"
                 )
             progress.advance(task)
     if failures:
