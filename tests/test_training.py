@@ -124,3 +124,20 @@ def test_docs_list_every_config_field() -> None:
     text = (Path(__file__).resolve().parents[1] / "docs" / "training.md").read_text(encoding="utf-8")
     missing = [name for name in TrainConfig.field_docs() if f"| `{name}` |" not in text]
     assert not missing, f"docs/training.md lacks config fields {missing}: regenerate its table"
+
+
+def test_malformed_or_non_mapping_config_is_a_usage_error(tmp_path):
+    """Synthetic config files: broken YAML and a YAML list each give one UsageError line naming the file."""
+    import pytest
+
+    from crosstrainer.errors import UsageError
+    from crosstrainer.training.config import TrainConfig
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("lora_r: [1, 2\n", encoding="utf-8")
+    with pytest.raises(UsageError, match="not valid YAML"):
+        TrainConfig.load(str(bad))
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- lora_r\n", encoding="utf-8")
+    with pytest.raises(UsageError, match="expected a mapping"):
+        TrainConfig.load(str(listed))

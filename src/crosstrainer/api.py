@@ -39,12 +39,14 @@ class AssessmentResult:
 
 
 def input_kind(path: str | Path, kind: str = "auto") -> Literal["video", "keypoints"]:
-    """Decide how to read an input: keypoint files (.npy, .json, or a folder of OpenPose JSON) or a video."""
+    """Decide how to read an existing input: keypoint files (.npy, .json, a folder of OpenPose JSON) or a video."""
+    p = Path(path)
+    if not p.exists():
+        raise InputNotFoundError(f"no such file: {p}")
     if kind in ("video", "keypoints"):
         return kind  # type: ignore[return-value]
     if kind != "auto":
         raise UsageError(f"--kind must be auto, video or keypoints, not {kind!r}")
-    p = Path(path)
     return "keypoints" if p.is_dir() or p.suffix.lower() in KEYPOINT_SUFFIXES else "video"
 
 
@@ -53,8 +55,6 @@ def preflight(
 ) -> Literal["video", "keypoints"]:
     """Cheap checks before a model is loaded: the input exists; a video opens and has frames; keypoints parse."""
     p = Path(path)
-    if not p.exists():
-        raise InputNotFoundError(f"no such file: {p}")
     k = input_kind(p, kind)
     if k == "video":
         from crosstrainer.video.decode import probe_video
@@ -147,10 +147,7 @@ class Assessor:
         fps: float | None = None,
         progress: Progress | None = None,
     ) -> tuple[PoseSequence, str, dict[str, Any]]:
-        p = Path(path)
-        if not p.exists():
-            raise InputNotFoundError(f"no such file: {p}")
-        k = input_kind(p, kind)
+        k = input_kind(path, kind)
         if k == "keypoints":
             from crosstrainer.keypoints.io import load_keypoints
 

@@ -32,10 +32,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from crosstrainer.data.sample import Sample
-from crosstrainer.errors import InputNotFoundError, UsageError
+from crosstrainer.errors import UsageError
 
 PROTOCOLS = ("intra", "zero-shot", "few-shot")
 
@@ -84,17 +83,9 @@ class ProtocolConfig:
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides: Any) -> ProtocolConfig:
         """From a YAML file (or defaults when ``path`` is None), then ``overrides`` that are not None."""
-        data: dict[str, Any] = {}
-        if path is not None:
-            p = Path(path)
-            if not p.is_file():
-                raise InputNotFoundError(f"protocol config not found: {p}")
-            try:
-                data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-            except yaml.YAMLError as exc:
-                raise UsageError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from exc
-            if not isinstance(data, dict):
-                raise UsageError(f"{p}: expected a mapping of protocol settings")
+        from crosstrainer.yamlio import read_yaml_mapping
+
+        data = read_yaml_mapping(path, "protocol config") if path is not None else {}
         data.update({k: v for k, v in overrides.items() if v is not None})
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)

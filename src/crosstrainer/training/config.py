@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from crosstrainer.errors import UsageError
+from crosstrainer.yamlio import read_yaml_mapping
 
 PRESET_DIR = Path(__file__).resolve().parents[1] / "configs"
 
@@ -148,7 +149,7 @@ class TrainConfig:
         if not path.is_file():
             presets = sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
             raise UsageError(f"config not found: {preset_or_path} (presets: {', '.join(presets)})")
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = read_yaml_mapping(path, "training config")
         for item in overrides or []:
             if "=" not in item:
                 raise UsageError(f"override must be key=value, got {item!r}")

@@ -19,24 +19,16 @@ from crosstrainer.training.augment import augment, crop
 
 
 def load_feature_file(path: str | Path) -> np.ndarray:
-    """(S, D) float32 from .npy / .npz (key ``features``) / .pt (tensor or dict with ``features``)."""
+    """(S, D) float32 per-second features from .npy / .npz / .pt, read exactly as ``crosstrainer extract`` reads them
+    (the precomputed encoder: the same keys, per-token averaging and resampling to one row per second)."""
+    from crosstrainer.encoders.precomputed import PrecomputedEncoder
+
     path = Path(path)
     if not path.is_file():
         raise InputNotFoundError(f"feature file not found: {path}")
-    if path.suffix == ".npy":
-        arr = np.load(path)
-    elif path.suffix == ".npz":
-        with np.load(path) as z:
-            arr = z["features"]
-    elif path.suffix in (".pt", ".pth"):
-        import torch
-
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-        arr = (obj["features"] if isinstance(obj, dict) else obj).float().numpy()
-    else:
+    if path.suffix not in (".npy", ".npz", ".pt", ".pth"):
         raise UsageError(f"unsupported feature file {path} (use .npy, .npz or .pt)")
-    arr = np.asarray(arr, np.float32)
-    return arr.reshape(arr.shape[0], -1) if arr.ndim != 2 else arr
+    return PrecomputedEncoder().encode(path).features
 
 
 class FeatureProvider:

@@ -14,10 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from crosstrainer.errors import InputNotFoundError, UsageError
+from crosstrainer.errors import UsageError
 
 Backend = Literal["offline", "openai", "transformers"]
 
@@ -68,16 +67,9 @@ class DiscoverConfig(BaseModel):
     @classmethod
     def from_yaml(cls, path: str | Path) -> DiscoverConfig:
         """Read a YAML (or JSON) mapping of the fields above."""
-        path = Path(path)
-        if not path.is_file():
-            raise InputNotFoundError(f"config file not found: {path}")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise UsageError(f"{path}: not valid YAML ({exc.__class__.__name__})") from exc
-        if not isinstance(data, dict):
-            raise UsageError(f"{path}: a discover config must be a mapping of settings")
-        return cls.build(data, source=str(path))
+        from crosstrainer.yamlio import read_yaml_mapping
+
+        return cls.build(read_yaml_mapping(path, "discover config"), source=str(path))
 
     @classmethod
     def build(cls, data: dict[str, Any], source: str = "options") -> DiscoverConfig:
