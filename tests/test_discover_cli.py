@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from crosstrainer.attributes.discover import DiscoverConfig, parse_reply, read_items, repair_json
-from crosstrainer.attributes.discover.prompt import ReplyError
 from crosstrainer.attributes.vocabulary import Vocabulary
 from crosstrainer.cli import main
+from crosstrainer.discover import DiscoverConfig, parse_reply, read_items, repair_json
+from crosstrainer.discover.prompt import ReplyError
 from crosstrainer.errors import InputNotFoundError, InvalidAnnotationError, UsageError
 
 

@@ -14,9 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from crosstrainer.attributes.discover import DiscoverConfig, Item
-from crosstrainer.attributes.discover.cache import ResponseCache
-from crosstrainer.attributes.discover.http_backend import OpenAIChatBackend, retry_after_seconds
+from crosstrainer.discover import DiscoverConfig, Item
+from crosstrainer.discover.cache import ResponseCache
+from crosstrainer.discover.http_backend import OpenAIChatBackend, retry_after_seconds
 from crosstrainer.errors import MissingResourceError
 
 GOOD = '{"praise": false, "attributes": [{"name": "Knee Alignment", "evidence": "bend the knees"}]}'

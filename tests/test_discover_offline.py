@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from crosstrainer.attributes.canonicalize import canonicalize, load_seed_vocabulary
-from crosstrainer.attributes.discover import DiscoverConfig, Item, discover, read_items
-from crosstrainer.attributes.discover.offline import OfflineExtractor, lexicon_scores, split_clauses
-from crosstrainer.attributes.discover.prompt import Extraction
 from crosstrainer.attributes.vocabulary import Vocabulary
+from crosstrainer.discover import DiscoverConfig, Item, discover, read_items
+from crosstrainer.discover.offline import OfflineExtractor, lexicon_scores, split_clauses
+from crosstrainer.discover.prompt import Extraction
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 MTL = DATA / "mtl_aqa"

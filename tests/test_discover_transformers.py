@@ -7,9 +7,9 @@ import importlib.util
 
 import pytest
 
-from crosstrainer.attributes.discover import DiscoverConfig, Item
-from crosstrainer.attributes.discover.cache import ResponseCache
-from crosstrainer.attributes.discover.local_backend import TransformersChatBackend
+from crosstrainer.discover import DiscoverConfig, Item
+from crosstrainer.discover.cache import ResponseCache
+from crosstrainer.discover.local_backend import TransformersChatBackend
 from crosstrainer.errors import MissingResourceError
 
 HAS_LLM = importlib.util.find_spec("crosstrainer.model.llm") is not None

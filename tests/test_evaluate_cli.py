@@ -107,7 +107,7 @@ def test_evaluate_bad_input_is_one_line(tmp_path: Path, capsys):
 
 def _egoexo_model(tmp_path: Path, dim: int = 8) -> tuple[Path, Path]:
     """Synthetic per-second features for the 3 fixture takes and a tiny 4-level model trained on them."""
-    from crosstrainer.attributes.exercise_labels import default_vocabulary
+    from crosstrainer.data.exercise_labels import default_vocabulary
     from crosstrainer.data.registry import load_samples
     from crosstrainer.evaluation.runner import EGOEXO_LEVELS
     from crosstrainer.training.config import TrainConfig

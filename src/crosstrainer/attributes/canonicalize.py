@@ -22,9 +22,9 @@ import numpy as np
 from crosstrainer.attributes.vocabulary import Attribute, Vocabulary
 
 if TYPE_CHECKING:  # imported for annotations only: discover imports this module
-    from crosstrainer.attributes.discover.config import DiscoverConfig
-    from crosstrainer.attributes.discover.items import Item
-    from crosstrainer.attributes.discover.prompt import Extraction
+    from crosstrainer.discover.config import DiscoverConfig
+    from crosstrainer.discover.items import Item
+    from crosstrainer.discover.prompt import Extraction
 
 SEED_FILE = "seed_vocabulary.yaml"
 
@@ -45,7 +45,7 @@ def map_to_seed(
     names: list[str], seed: Vocabulary, threshold: float, embed: Callable[[list[str]], np.ndarray]
 ) -> dict[str, str]:
     """Raw names that belong to a seed attribute (exact name/synonym, or embedding similarity >= threshold)."""
-    from crosstrainer.attributes.discover.offline import SeedIndex
+    from crosstrainer.discover.offline import SeedIndex
 
     exact = {}
     for a in seed.attributes:

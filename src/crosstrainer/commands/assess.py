@@ -82,7 +82,7 @@ def assess_command(
     from rich.console import Console
 
     from crosstrainer.api import Assessor, preflight
-    from crosstrainer.cli_render import render_assessment
+    from crosstrainer.report.terminal import render_assessment
 
     warnings.filterwarnings("ignore")
     console = Console(stderr=True)

@@ -80,7 +80,7 @@ def discover_command(
     """Discover skill-attributes from expert commentary and write a vocabulary that training reads."""
     from rich.console import Console
 
-    from crosstrainer.attributes.discover import DiscoverConfig, discover, make_backend, read_items, write_items
+    from crosstrainer.discover import DiscoverConfig, discover, make_backend, read_items, write_items
     from crosstrainer.progress import progress_bar
 
     cfg = DiscoverConfig.from_yaml(config) if config else DiscoverConfig()
@@ -104,7 +104,7 @@ def discover_command(
         raise UsageError("--limit must be at least 1")
     samples = input_samples(input) if samples_out is not None else None
     if samples is not None:  # read once; the same items (and ids) that read_items would make
-        from crosstrainer.attributes.discover.items import items_from_samples
+        from crosstrainer.discover.items import items_from_samples
         from crosstrainer.errors import InvalidAnnotationError
 
         items = items_from_samples(samples, cfg.sport)[:limit]

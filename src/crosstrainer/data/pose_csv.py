@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crosstrainer.attributes.exercise_labels import CORRECT_GENERIC, LABELS, WRONG_UNSPECIFIED, LabelMeaning
+from crosstrainer.data.exercise_labels import CORRECT_GENERIC, LABELS, WRONG_UNSPECIFIED, LabelMeaning
 from crosstrainer.data.sample import Commentary, Sample
 from crosstrainer.errors import InputNotFoundError, InvalidAnnotationError
 from crosstrainer.keypoints.skeleton import JOINTS, NUM_JOINTS, PoseSequence

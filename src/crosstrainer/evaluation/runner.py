@@ -71,7 +71,7 @@ class EvalOptions:
 
 def levels_for(samples: list[Sample]) -> list[str]:
     """Level order of the data: the pose-exercise levels, Ego-Exo4D's four, or the sorted labels."""
-    from crosstrainer.attributes.exercise_labels import LEVELS
+    from crosstrainer.data.exercise_labels import LEVELS
 
     found = {s.proficiency for s in samples if s.proficiency}
     for known in (list(LEVELS), list(EGOEXO_LEVELS)):
@@ -189,7 +189,7 @@ def train_split_model(
     log: Log = print,
 ) -> Path:
     """Train one model through the recipe (skipped when ``folder`` holds one trained for ``fingerprint``)."""
-    from crosstrainer.attributes.exercise_labels import default_vocabulary
+    from crosstrainer.data.exercise_labels import default_vocabulary
     from crosstrainer.training.features import FeatureProvider
     from crosstrainer.training.recipe import Trainer, vocabulary_from_samples
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from crosstrainer import __version__
-from crosstrainer.attributes.exercise_labels import LEVELS, default_vocabulary
+from crosstrainer.data.exercise_labels import LEVELS, default_vocabulary
 from crosstrainer.data.sample import Sample
 from crosstrainer.errors import InputNotFoundError
 from crosstrainer.training.config import TrainConfig
@@ -167,7 +167,7 @@ window; Stage II: level + feedback with the attributes in the prompt) and linear
   from row order (label changes and landmark jumps), frame rate assumed {info["fps_assumed"]} fps.
   {info["n_clips"]} clips: {info["n_train"]} for training, {info["n_heldout"]} held out
   (stratified by exercise and label, seed {cfg.seed}).
-- Labels -> skill-attributes and feedback: `crosstrainer/attributes/exercise_labels.py` (explicit table).
+- Labels -> skill-attributes and feedback: `crosstrainer/data/exercise_labels.py` (explicit table).
 - Evaluated only, never trained on: `gym_exercise_correction_vn` (no license): push-up (an exercise the model never saw)
   and plank (a trained exercise from another source), labels correct / wrong.
 - Not used: the sample clip in `examples/` (GPL-3.0), MTL-AQA.

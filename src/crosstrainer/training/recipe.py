@@ -124,8 +124,8 @@ def ordered_levels(labels: set[str]) -> list[str]:
     >>> ordered_levels({"Novice", "Intermediate Expert"})
     ['Novice', 'Early Expert', 'Intermediate Expert', 'Late Expert']
     """
-    from crosstrainer.attributes.exercise_labels import LEVELS
     from crosstrainer.data.egoexo import PROFICIENCY_LEVELS
+    from crosstrainer.data.exercise_labels import LEVELS
 
     for scale in (PROFICIENCY_LEVELS, LEVELS):
         if labels and labels <= set(scale):

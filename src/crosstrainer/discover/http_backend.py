@@ -17,9 +17,9 @@ import time
 import urllib.error
 import urllib.request
 
-from crosstrainer.attributes.discover.cache import ResponseCache
-from crosstrainer.attributes.discover.chat import ChatBackend
-from crosstrainer.attributes.discover.config import DiscoverConfig
+from crosstrainer.discover.cache import ResponseCache
+from crosstrainer.discover.chat import ChatBackend
+from crosstrainer.discover.config import DiscoverConfig
 from crosstrainer.errors import CrossTrainerError, MissingResourceError, UsageError
 
 

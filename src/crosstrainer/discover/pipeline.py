@@ -13,26 +13,26 @@ from pathlib import Path
 from typing import Any
 
 from crosstrainer.attributes.canonicalize import canonicalize, load_seed_vocabulary
-from crosstrainer.attributes.discover.cache import ResponseCache
-from crosstrainer.attributes.discover.config import DiscoverConfig
-from crosstrainer.attributes.discover.items import Item, ItemResult, window_for
 from crosstrainer.attributes.vocabulary import Vocabulary
+from crosstrainer.discover.cache import ResponseCache
+from crosstrainer.discover.config import DiscoverConfig
+from crosstrainer.discover.items import Item, ItemResult, window_for
 from crosstrainer.errors import InvalidAnnotationError
 
 
 def make_backend(config: DiscoverConfig, cache_dir: str | Path | None = None) -> Any:
     """The extractor named by ``config.backend`` (with a response cache for the LLM backends)."""
     if config.backend == "offline":
-        from crosstrainer.attributes.discover.offline import OfflineExtractor
+        from crosstrainer.discover.offline import OfflineExtractor
 
         return OfflineExtractor(config)
     cache_dir = config.cache_dir or cache_dir
     cache = ResponseCache(cache_dir) if (config.use_cache and cache_dir) else None
     if config.backend == "openai":
-        from crosstrainer.attributes.discover.http_backend import OpenAIChatBackend
+        from crosstrainer.discover.http_backend import OpenAIChatBackend
 
         return OpenAIChatBackend(config, cache)
-    from crosstrainer.attributes.discover.local_backend import TransformersChatBackend
+    from crosstrainer.discover.local_backend import TransformersChatBackend
 
     return TransformersChatBackend(config, cache)
 

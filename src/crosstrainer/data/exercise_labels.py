@@ -133,4 +133,4 @@ def default_vocabulary() -> Vocabulary:
             for name in meaning.attributes:
                 sports[name].add(sport)
     attrs = [a.model_copy(update={"sports": sorted(sports[a.name])}) for a in ATTRIBUTES]
-    return Vocabulary(attributes=attrs, meta={"source": "crosstrainer.attributes.exercise_labels"})
+    return Vocabulary(attributes=attrs, meta={"source": "crosstrainer.data.exercise_labels"})

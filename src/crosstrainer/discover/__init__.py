@@ -5,10 +5,10 @@ OpenAI-compatible chat endpoint), ``transformers`` (a local instruct model, or t
 See ``docs/attributes.md``.
 """
 
-from crosstrainer.attributes.discover.config import DiscoverConfig
-from crosstrainer.attributes.discover.items import Item, ItemResult, read_items, window_for
-from crosstrainer.attributes.discover.pipeline import discover, make_backend, write_items
-from crosstrainer.attributes.discover.prompt import Extraction, build_messages, parse_reply, repair_json
+from crosstrainer.discover.config import DiscoverConfig
+from crosstrainer.discover.items import Item, ItemResult, read_items, window_for
+from crosstrainer.discover.pipeline import discover, make_backend, write_items
+from crosstrainer.discover.prompt import Extraction, build_messages, parse_reply, repair_json
 
 __all__ = [
     "DiscoverConfig",

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from crosstrainer.attributes.discover.config import DiscoverConfig
-from crosstrainer.attributes.discover.items import Item
-from crosstrainer.attributes.discover.prompt import Extraction
 from crosstrainer.attributes.vocabulary import Vocabulary
+from crosstrainer.discover.config import DiscoverConfig
+from crosstrainer.discover.items import Item
+from crosstrainer.discover.prompt import Extraction
 
 SPLIT_WORDS = {
     "and", "but", "so", "though", "although", "because", "while", "which", "then", "yeah", "okay", "ok", "whereas",

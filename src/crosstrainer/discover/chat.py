@@ -9,9 +9,9 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
-from crosstrainer.attributes.discover.cache import ResponseCache
-from crosstrainer.attributes.discover.items import Item
-from crosstrainer.attributes.discover.prompt import REPAIR_MESSAGE, Extraction, ReplyError, build_messages, parse_reply
+from crosstrainer.discover.cache import ResponseCache
+from crosstrainer.discover.items import Item
+from crosstrainer.discover.prompt import REPAIR_MESSAGE, Extraction, ReplyError, build_messages, parse_reply
 
 
 class ChatBackend:

@@ -11,9 +11,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from crosstrainer.attributes.discover.cache import ResponseCache
-from crosstrainer.attributes.discover.chat import ChatBackend
-from crosstrainer.attributes.discover.config import DiscoverConfig
+from crosstrainer.discover.cache import ResponseCache
+from crosstrainer.discover.chat import ChatBackend
+from crosstrainer.discover.config import DiscoverConfig
 from crosstrainer.errors import MissingResourceError
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
