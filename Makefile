@@ -35,7 +35,7 @@ bench: install
 	$(PY) benchmarks/bench_assess.py
 
 train-default: install
-	$(VENV)/bin/crosstrainer train default --data ../shared/data --out src/crosstrainer/models/default
+	$(VENV)/bin/crosstrainer train default --data ../shared/data --out src/crosstrainer/models/default --work-dir runs/train-default
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -35,7 +35,7 @@ def measure(args: argparse.Namespace) -> dict:
 
     from crosstrainer.data.registry import load_samples
     from crosstrainer.training.config import TrainConfig
-    from crosstrainer.training.features import FeatureProvider
+    from crosstrainer.features.provider import FeatureProvider
     from crosstrainer.training.recipe import Trainer, build_items
 
     if args.threads:

@@ -69,6 +69,7 @@ def test_extract_discover_train_load(tmp_path: Path):
     assert parts.manifest.encoder["name"] == "precomputed" and parts.manifest.encoder["dim"] == 32
     discovered = {a["name"] for a in json.loads(vocab.read_text())["attributes"]}
     assert parts.vocabulary.names and set(parts.vocabulary.names) <= discovered
-    pooled = loaded.pooled(np.zeros((3, 32), np.float32))[None]
-    probs = parts.proficiency_probe.predict_proba(pooled)
-    assert probs.shape == (1, 4) and abs(probs.sum() - 1) < 1e-5
+    from crosstrainer.model.predict import predict
+
+    probs = predict(loaded, parts, np.zeros((3, 32), np.float32), generate=False).probs
+    assert probs.shape == (4,) and abs(probs.sum() - 1) < 1e-5

@@ -12,14 +12,10 @@ from crosstrainer.data.sample import Commentary, Sample
 from crosstrainer.errors import UsageError
 from crosstrainer.evaluation import baselines as bl
 from crosstrainer.evaluation.protocols import ProtocolConfig, make_splits
-from crosstrainer.evaluation.runner import (
-    E2E,
-    MODEL,
-    EvalOptions,
-    egoexo_submission,
-    levels_for,
-    score,
-)
+from crosstrainer.evaluation.runner import EvalOptions
+from crosstrainer.evaluation.scoring import E2E, MODEL, score
+from crosstrainer.evaluation.submission import egoexo_submission
+from crosstrainer.evaluation.systems import levels_for
 
 LEVELS = ["needs improvement", "good form"]
 FEEDBACK = {"good form": "Good form: keep your back straight.", "needs improvement": "Lift your hips higher."}

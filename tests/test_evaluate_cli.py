@@ -109,10 +109,9 @@ def _egoexo_model(tmp_path: Path, dim: int = 8) -> tuple[Path, Path]:
     """Synthetic per-second features for the 3 fixture takes and a tiny 4-level model trained on them."""
     from crosstrainer.data.exercise_labels import default_vocabulary
     from crosstrainer.data.registry import load_samples
-    from crosstrainer.evaluation.runner import EGOEXO_LEVELS
+    from crosstrainer.data.sample import EGOEXO_LEVELS
     from crosstrainer.training.config import TrainConfig
-    from crosstrainer.training.features import FeatureProvider
-    from crosstrainer.training.recipe import Trainer
+    from crosstrainer.training.recipe import recipe_main
 
     feats = tmp_path / "feats"
     feats.mkdir()
@@ -122,18 +121,18 @@ def _egoexo_model(tmp_path: Path, dim: int = 8) -> tuple[Path, Path]:
         path = feats / f"{s.meta['take_uid']}.npy"
         np.save(path, rng.normal(size=(6, dim)).astype(np.float32))
         s.features = str(path)
-    cfg = TrainConfig.load("tiny", ["max_steps=2", "two_stage=false", "augment=false"])
-    trainer = Trainer(
+    cfg = TrainConfig.load("tiny", ["max_steps=2", "two_stage=false", "augment=false", "encoder=egovlp-synthetic"])
+    model = tmp_path / "model"
+    recipe_main(
         cfg,
         samples,
-        tmp_path / "work",
-        provider=FeatureProvider("egovlp-synthetic"),
+        model,
+        default_vocabulary(),
+        work_dir=tmp_path / "work",
         levels=list(EGOEXO_LEVELS),
-        vocabulary=default_vocabulary(),
+        model_card="test\n",
         log=lambda m: None,
     )
-    trainer.fit()
-    model = trainer.save(tmp_path / "model", metrics={}, model_card="test\n", train_info={})
     return model, feats
 
 

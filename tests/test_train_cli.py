@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from crosstrainer.cli import main
-from train_helpers import PINNED, TOL, load_trained, losses, read_metrics, tiny_args
+from crosstrainer.model.checkpoint import load_model
+from crosstrainer.model.predict import predict
+from train_helpers import PINNED, TOL, losses, read_metrics, tiny_args
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +27,9 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_run_writes_a_loadable_model(run_dir: Path) -> None:
     from crosstrainer.data.registry import load_samples
+    from crosstrainer.features.provider import load_feature_file
     from crosstrainer.model.crosstrainer import Turn
     from crosstrainer.model.prompts import stage1_user
-    from crosstrainer.training.features import load_feature_file
 
     folder = run_dir / "model"
     for name in (
@@ -39,7 +41,7 @@ def test_run_writes_a_loadable_model(run_dir: Path) -> None:
         "adapter/adapter_config.json",
     ):
         assert (folder / name).is_file(), name
-    model, parts = load_trained(folder)
+    model, parts = load_model(folder)
     assert parts.manifest.llm == "tiny-random"
     assert parts.manifest.levels == ["Novice", "Early Expert", "Intermediate Expert", "Late Expert"]  # ordinal
     assert set(parts.vocabulary.names) <= {"balance", "posture", "knee alignment", "hand positioning", "timing"}
@@ -47,8 +49,8 @@ def test_run_writes_a_loadable_model(run_dir: Path) -> None:
     feats = load_feature_file(sample.features)
     ((text, probs),) = model.generate([Turn(feats, stage1_user(sample.sport))], max_new_tokens=6)
     assert isinstance(text, str) and len(probs) <= 6
-    level_probs = parts.proficiency_probe.predict_proba(model.pooled(feats)[None])
-    assert level_probs.shape == (1, len(parts.manifest.levels))
+    pred = predict(model, parts, feats, generate=False)
+    assert pred.probs.shape == (len(parts.manifest.levels),) and abs(pred.probs.sum() - 1) < 1e-5
 
 
 def test_loss_went_down_and_is_pinned(run_dir: Path) -> None:
@@ -72,7 +74,7 @@ def test_model_holds_config_metrics_and_overrides(run_dir: Path) -> None:
     stages = manifest["metrics"]["train"]
     assert stages["stage1"]["steps"] == 8 and stages["stage2"]["steps"] == 8
     assert stages["stage2"]["last_loss"] < stages["stage2"]["first_loss"]
-    assert manifest["train"]["num_processes"] == 1 and manifest["train"]["n_samples"] == 6  # the 6 train samples
+    assert manifest["train"]["num_processes"] == 1 and manifest["train"]["n_train"] == 6  # the 6 train samples
     ckpt = run_dir / "model-work" / "checkpoint"
     assert (ckpt / "state.pt").is_file() and not (ckpt / "state.pt.tmp").exists()
 

@@ -48,23 +48,3 @@ def losses(work: Path) -> dict[tuple[int, int], float]:
 def cli_subprocess(args: list[str], **kwargs: Any) -> subprocess.Popen:
     """Start ``python -m crosstrainer ARGS`` (the installed entry point's module form)."""
     return subprocess.Popen([sys.executable, "-m", "crosstrainer", *args], **kwargs)
-
-
-def load_trained(folder: Path) -> tuple[Any, Any]:
-    """Load a saved model folder as ``Assessor.load`` does, without the pose-encoder check: (model, parts)."""
-    from peft import PeftModel
-    from safetensors.torch import load_file
-
-    from crosstrainer.model.checkpoint import load_parts
-    from crosstrainer.model.crosstrainer import CrossTrainerModel
-    from crosstrainer.model.llm import load_causal_lm
-    from crosstrainer.model.projector import Projector
-
-    parts = load_parts(folder)
-    m = parts.manifest
-    llm, tok = load_causal_lm(m.llm)
-    llm = PeftModel.from_pretrained(llm, str(folder / "adapter")).merge_and_unload()
-    dims = m.projector
-    projector = Projector(dims["in_dim"], dims["out_dim"], dims["hidden_dim"])
-    projector.load_state_dict(load_file(str(folder / "projector.safetensors")))
-    return CrossTrainerModel(llm, tok, projector.eval(), max_video_tokens=m.max_video_tokens).eval(), parts

@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     if not debug:  # library deprecation chatter is not for users; --debug shows it
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=UserWarning)
     try:
         app(args=argv, standalone_mode=False)
         code = 0

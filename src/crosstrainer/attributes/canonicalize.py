@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from crosstrainer.attributes.vocabulary import Attribute, Vocabulary
+from crosstrainer.attributes.vocabulary import Attribute, Vocabulary, normalise_name
 
 if TYPE_CHECKING:  # imported for annotations only: discover imports this module
     from crosstrainer.discover.config import DiscoverConfig
@@ -37,10 +37,6 @@ def load_seed_vocabulary(path: str | Path | None = None) -> Vocabulary:
         return Vocabulary.load(bundled)
 
 
-def _norm(name: str) -> str:
-    return " ".join(name.strip().lower().replace("-", " ").split())
-
-
 def map_to_seed(
     names: list[str], seed: Vocabulary, threshold: float, embed: Callable[[list[str]], np.ndarray]
 ) -> dict[str, str]:
@@ -50,8 +46,8 @@ def map_to_seed(
     exact = {}
     for a in seed.attributes:
         for s in [a.name, *a.synonyms]:
-            exact[_norm(s)] = a.name
-    mapping = {n: exact[_norm(n)] for n in names if _norm(n) in exact}
+            exact[normalise_name(s)] = a.name
+    mapping = {n: exact[normalise_name(n)] for n in names if normalise_name(n) in exact}
     rest = [n for n in names if n not in mapping]
     if rest:
         best, sims = SeedIndex.build(seed, embed).best(embed(rest))
@@ -107,7 +103,7 @@ def canonicalize(
     for item, ext in zip(items, extractions, strict=True):
         canon: list[str] = []
         for raw in ext.attributes:
-            c = mapping[raw]
+            c = normalise_name(mapping[raw])  # the spelling the vocabulary stores (so "x-y" and "x y" are one)
             members[c][raw] += 1
             if c in canon:
                 continue
@@ -126,7 +122,7 @@ def canonicalize(
         if count < config.min_count:
             continue
         base = seed_by_name.get(name)
-        raw_members = [m for m, _ in members[name].most_common() if m != name]
+        raw_members = [m for m, _ in members[name].most_common() if normalise_name(m) != name]
         synonyms = list(dict.fromkeys([*(base.synonyms if base else []), *raw_members]))
         n_sports = len(sports[name])
         attributes.append(

@@ -19,8 +19,8 @@ File format (JSON or YAML, ``schema: crosstrainer.vocabulary/v1``)::
       "meta": {"source": "...", "extractor": "..."}
     }
 
-Only ``name`` is required per attribute. Names are lower-case and unique; the order is the order of the
-attribute classifier's outputs.
+Only ``name`` is required per attribute. Names are normalised (``normalise_name``: lower-case, ``-`` and ``_`` as
+spaces, single spaces) and unique; the order is the order of the attribute classifier's outputs.
 """
 
 from __future__ import annotations
@@ -32,8 +32,22 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from crosstrainer.errors import InputNotFoundError, InvalidAnnotationError
+from crosstrainer.fileio import atomic_write_text
 
 VOCABULARY_SCHEMA = "crosstrainer.vocabulary/v1"
+
+
+def normalise_name(name: str) -> str:
+    """The one spelling of an attribute name used to store and compare names.
+
+    Lower-case, hyphens and underscores as spaces, one space between words, none at the ends:
+
+    >>> normalise_name("  Follow-Through ")
+    'follow through'
+    >>> normalise_name("hip_alignment"), normalise_name("Knee  Alignment")
+    ('hip alignment', 'knee alignment')
+    """
+    return " ".join(str(name).lower().replace("-", " ").replace("_", " ").split())
 
 
 class Attribute(BaseModel):
@@ -51,7 +65,7 @@ class Attribute(BaseModel):
     @field_validator("name")
     @classmethod
     def _normalise(cls, v: str) -> str:
-        v = " ".join(v.strip().lower().split())
+        v = normalise_name(v)
         if not v:
             raise ValueError("attribute name is empty")
         return v
@@ -78,13 +92,14 @@ class Vocabulary(BaseModel):
         return [a.name for a in self.attributes]
 
     def get(self, name: str) -> Attribute | None:
-        name = " ".join(name.strip().lower().split())
+        name = normalise_name(name)
         for a in self.attributes:
-            if a.name == name or name in (s.lower() for s in a.synonyms):
+            if a.name == name or name in (normalise_name(s) for s in a.synonyms):
                 return a
         return None
 
     def save(self, path: str | Path) -> None:
+        """Write the vocabulary as YAML (``.yaml``/``.yml``) or JSON (anything else), atomically."""
         path = Path(path)
         data = self.model_dump(by_alias=True)
         text = (
@@ -92,9 +107,7 @@ class Vocabulary(BaseModel):
             if path.suffix in (".yaml", ".yml")
             else (json.dumps(data, indent=2, ensure_ascii=False) + "\n")
         )
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        atomic_write_text(path, text)
 
     @classmethod
     def load(cls, path: str | Path) -> Vocabulary:

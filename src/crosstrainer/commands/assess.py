@@ -9,17 +9,18 @@ crosstrainer assess videos/ --out-dir results/          # one JSON per input, mo
 from __future__ import annotations
 
 import sys
-import warnings
 from pathlib import Path
 
 import typer
 
+from crosstrainer.commands import use_threads
 from crosstrainer.errors import CrossTrainerError, InputNotFoundError, PartialFailure, UsageError
 
 
 def expand_inputs(inputs: list[Path]) -> list[Path]:
     """Files as given; folders expanded to the videos and keypoint files directly inside them (sorted)."""
-    from crosstrainer.api import KEYPOINT_SUFFIXES, VIDEO_SUFFIXES
+    from crosstrainer.keypoints.io import KEYPOINT_SUFFIXES
+    from crosstrainer.video.decode import VIDEO_SUFFIXES
 
     out: list[Path] = []
     for p in inputs:
@@ -27,7 +28,7 @@ def expand_inputs(inputs: list[Path]) -> list[Path]:
             found = sorted(
                 f
                 for f in p.iterdir()
-                if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES | KEYPOINT_SUFFIXES and not f.name.startswith(".")
+                if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES + KEYPOINT_SUFFIXES and not f.name.startswith(".")
             )
             if not found:
                 raise InputNotFoundError(f"no videos or keypoint files in folder {p}")
@@ -84,7 +85,7 @@ def assess_command(
     from crosstrainer.api import Assessor, preflight
     from crosstrainer.report.terminal import render_assessment
 
-    warnings.filterwarnings("ignore")
+    use_threads(threads)
     console = Console(stderr=True)
     files = expand_inputs(inputs)
     batch = len(files) > 1 or out_dir is not None
@@ -95,7 +96,7 @@ def assess_command(
     if not batch:
         preflight(files[0], kind, skeleton, fps)  # a missing or unreadable input fails before the model loads
     with console.status("loading model...", spinner="dots"):
-        assessor = Assessor.load(model, sample_fps=sample_fps, num_threads=threads)
+        assessor = Assessor.load(model, sample_fps=sample_fps)
     failures: list[tuple[Path, CrossTrainerError]] = []
     if not batch:
         result = assessor.assess(files[0], kind=kind, skeleton=skeleton, fps=fps, sport=sport)

@@ -54,12 +54,14 @@ def evaluate(
     """Evaluate like the paper: train per split, run every baseline, write metrics.json + report.md + plots."""
     from rich.console import Console
 
+    from crosstrainer.commands import use_threads
     from crosstrainer.data.registry import load_samples
     from crosstrainer.errors import UsageError
     from crosstrainer.evaluation.protocols import ProtocolConfig
     from crosstrainer.evaluation.runner import EvalOptions, run_evaluation
     from crosstrainer.progress import progress_bar
 
+    use_threads(threads)
     console = Console(stderr=True)
     samples = []
     for spec in data:
@@ -91,7 +93,6 @@ def evaluate(
         no_llm=no_llm,
         e2e=not no_e2e,
         n_boot=n_boot,
-        num_threads=threads,
         command="crosstrainer " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     )
     progress = progress_bar(console=console)

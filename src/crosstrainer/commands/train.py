@@ -34,21 +34,23 @@ def _progress():
 @train_app.command("default")
 def default(
     data: Path = typer.Option(
-        Path("../shared/data"),
-        help="Folder holding exercise_correction/ (and gym_exercise_correction_vn/ for transfer).",
+        ...,
+        help="Folder holding exercise_correction/ (and gym_exercise_correction_vn/ for transfer), e.g. ../shared/data.",
     ),
-    out: Path = typer.Option(Path("src/crosstrainer/models/default"), help="Model folder to write."),
+    out: Path = typer.Option(..., help="Model folder to write (the shipped one: src/crosstrainer/models/default)."),
     config: str = typer.Option("embedded", help="Preset name or YAML path."),
     set_: list[str] = typer.Option([], "--set", help="Override a config field: key=value (repeatable)."),
-    work_dir: Path | None = typer.Option(None, help="Checkpoints, logs (default runs/train-default); rerun resumes."),
+    work_dir: Path | None = typer.Option(None, help="Checkpoints and logs (default .<out>-work); rerun resumes."),
 ) -> None:
     """Retrain the embedded default model on exercise_correction, evaluate it, write its model card."""
     from rich.console import Console
 
+    from crosstrainer.commands import use_threads
     from crosstrainer.training.config import TrainConfig
     from crosstrainer.training.default_model import train_default
 
     cfg = TrainConfig.load(config, set_)
+    use_threads(cfg.num_threads)
     console = Console(stderr=True)
     command = "crosstrainer " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     with _progress() as progress:
@@ -73,15 +75,14 @@ def _run(
     from rich.console import Console
 
     from crosstrainer.attributes.vocabulary import Vocabulary
+    from crosstrainer.commands import use_threads
     from crosstrainer.data.registry import load_samples
     from crosstrainer.training.config import TrainConfig
-    from crosstrainer.training.features import FeatureProvider
-    from crosstrainer.training.recipe import Trainer, build_items, canonicalize_attributes, vocabulary_from_samples
+    from crosstrainer.training.recipe import canonicalize_attributes, recipe_main, vocabulary_from_samples
 
-    overrides = list(set_)
-    if stage == "e2e":
-        overrides.append("two_stage=false")
+    overrides = list(set_) + (["two_stage=false"] if stage == "e2e" else [])
     cfg = TrainConfig.load(config, overrides)
+    use_threads(cfg.num_threads)
     console = Console(stderr=True)
     samples = load_samples(data)
     samples = [s for s in samples if s.split in (None, "train")] or samples
@@ -90,32 +91,24 @@ def _run(
         base = Vocabulary.load(vocabulary)
         samples = canonicalize_attributes(samples, base)
         vocab = vocabulary_from_samples(samples, base=base)
-    provider = FeatureProvider(cfg.encoder, feature_cache=features, augment=cfg.augment)
-    work = work_dir or out.parent / f".{out.name}-work"
-    trainer = Trainer(cfg, samples, work, provider=provider, vocabulary=vocab, log=console.print)
+    command = "crosstrainer " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    info = {"command": command, "data": data, "vocabulary": str(vocabulary) if vocabulary else None}
+    card = f"# {cfg.name}\n\nTrained by `{command}` on {len(samples)} samples from `{data}`, seed {cfg.seed}.\n"
     with _progress() as progress:
-        if stage == "stage1":
-            stage1_items, _ = build_items(samples, cfg)
-            report = {"stage1": trainer.run_stage(1, stage1_items, [], progress)}
-            trainer.proficiency_probe, trainer.attribute_probe = trainer.fit_probes()
-        else:
-            report = trainer.fit(progress)
-    if trainer.acc.is_main_process:
-        command = "crosstrainer " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        info = {
-            "command": command,
-            "stages": report,
-            "data": data,
-            "n_samples": len(samples),
-            "num_processes": trainer.acc.num_processes,
-            "work_dir": str(work),
-            "vocabulary": str(vocabulary) if vocabulary else None,
-        }
-        card = (
-            f"# {cfg.name}\n\nTrained by `{command}` on {len(samples)} samples from `{data}`, seed {cfg.seed}.\n\n"
-            f"Stages: {report}\n"
+        result = recipe_main(
+            cfg,
+            samples,
+            out,
+            vocab,
+            work_dir=work_dir,
+            feature_cache=features,
+            stages="stage1" if stage == "stage1" else "all",
+            train_info=info,
+            model_card=lambda i: card + f"\nStages: {i['stages']}\n",
+            progress=progress,
+            log=console.print,
         )
-        trainer.save(out, metrics={"train": report}, model_card=card, train_info=info)
+    if result["main_process"]:
         console.print(f"[green]saved[/] {out}")
 
 

@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import Any
 
 from crosstrainer.data._io import read_json, resolve
-from crosstrainer.data.sample import Commentary, Sample
+from crosstrainer.data.sample import EGOEXO_LEVELS, Commentary, Sample
 from crosstrainer.errors import InputNotFoundError, InvalidAnnotationError
 
-PROFICIENCY_LEVELS: tuple[str, ...] = ("Novice", "Early Expert", "Intermediate Expert", "Late Expert")
+PROFICIENCY_LEVELS = EGOEXO_LEVELS
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
 # Keyword (lower case, searched in task then scenario name) -> sport. First match wins, so specific before general.

@@ -17,8 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from crosstrainer.attributes.vocabulary import Attribute, Vocabulary
+from crosstrainer.data.sample import EXERCISE_LEVELS
 
-LEVELS: tuple[str, ...] = ("needs improvement", "good form")
+LEVELS = EXERCISE_LEVELS
 """Proficiency levels of the embedded default model, from least to most proficient."""
 
 

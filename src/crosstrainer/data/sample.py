@@ -32,6 +32,27 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+EGOEXO_LEVELS: tuple[str, ...] = ("Novice", "Early Expert", "Intermediate Expert", "Late Expert")
+"""Ego-Exo4D's demonstrator proficiency levels, least to most proficient."""
+EXERCISE_LEVELS: tuple[str, ...] = ("needs improvement", "good form")
+"""The pose-exercise datasets' levels (exercise_correction, gym_exercise_correction_vn, UI-PRMD)."""
+LEVEL_SCALES: tuple[tuple[str, ...], ...] = (EGOEXO_LEVELS, EXERCISE_LEVELS)
+
+
+def ordered_levels(labels: set[str] | list[str]) -> list[str]:
+    """Proficiency levels from least to most proficient: a known scale when the labels fit one, else sorted.
+
+    >>> ordered_levels({"Novice", "Intermediate Expert"})
+    ['Novice', 'Early Expert', 'Intermediate Expert', 'Late Expert']
+    >>> ordered_levels({"good form"})
+    ['needs improvement', 'good form']
+    """
+    found = {label for label in labels if label}
+    for scale in LEVEL_SCALES:
+        if found and found <= set(scale):
+            return list(scale)
+    return sorted(found)
+
 
 class Commentary(BaseModel):
     model_config = ConfigDict(extra="allow")

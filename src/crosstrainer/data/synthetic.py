@@ -23,16 +23,16 @@ get ``split: test``), ``root`` (feature folder).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
-from crosstrainer.data.sample import Commentary, Sample
+from crosstrainer.data.sample import EGOEXO_LEVELS, Commentary, Sample
 from crosstrainer.errors import UsageError
+from crosstrainer.fileio import atomic_write
 
 SPORTS = ["soccer", "basketball", "rock climbing", "squat"]
-LEVELS = ["Novice", "Early Expert", "Intermediate Expert", "Late Expert"]
+LEVELS = list(EGOEXO_LEVELS)
 # attribute -> (what the coach saw, what to do); names are seed-vocabulary names so discovery maps them back.
 ATTRIBUTES: dict[str, tuple[str, str]] = {
     "balance": ("You wobble too much on the landing and lose balance.", "Keep your weight centred over your feet."),
@@ -49,14 +49,6 @@ def default_root(n: int, dim: int, seed: int, annotated: bool) -> Path:
     from crosstrainer.model.llm import cache_dir
 
     return cache_dir() / "synthetic" / f"v{VERSION}-n{n}-d{dim}-s{seed}{'' if annotated else '-raw'}"
-
-
-def _save_npy(path: Path, array: np.ndarray) -> None:
-    """Write ``array`` to ``path`` atomically (a temporary file, then rename)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as fh:
-        np.save(fh, array)
-    os.replace(tmp, path)
 
 
 def load_synthetic(
@@ -106,7 +98,8 @@ def load_synthetic(
             )
         feature_path = folder / f"{i:04d}.npy"
         if not feature_path.is_file():
-            _save_npy(feature_path, feats)
+            with atomic_write(feature_path, "wb") as fh:
+                np.save(fh, feats)
         samples.append(
             Sample(
                 id=f"synthetic/{i:04d}",

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from pathlib import Path
+
+from crosstrainer.fileio import atomic_write_json
 
 
 class ResponseCache:
@@ -41,6 +42,4 @@ class ResponseCache:
     def put(self, key: str, model: str, reply: str) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(json.dumps({"model": model, "reply": reply}, ensure_ascii=False), encoding="utf-8")
-        tmp.replace(path)
+        atomic_write_json(path, {"model": model, "reply": reply}, indent=None, ensure_ascii=False)

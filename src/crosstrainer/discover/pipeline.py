@@ -18,6 +18,7 @@ from crosstrainer.discover.cache import ResponseCache
 from crosstrainer.discover.config import DiscoverConfig
 from crosstrainer.discover.items import Item, ItemResult, window_for
 from crosstrainer.errors import InvalidAnnotationError
+from crosstrainer.fileio import atomic_write
 
 
 def make_backend(config: DiscoverConfig, cache_dir: str | Path | None = None) -> Any:
@@ -91,9 +92,6 @@ def discover(
 
 def write_items(path: str | Path, results: list[ItemResult]) -> None:
     """Write per-item results as JSONL (atomically)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
+    with atomic_write(path) as fh:
         for r in results:
             fh.write(r.to_json() + "\n")
-    tmp.replace(path)

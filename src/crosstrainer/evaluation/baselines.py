@@ -60,7 +60,7 @@ class RawFeatures:
     """Per-second raw encoder features of a sample, mean-pooled to one vector (cached by sample id)."""
 
     def __init__(self, encoder: str = "pose") -> None:
-        from crosstrainer.training.features import FeatureProvider
+        from crosstrainer.features.provider import FeatureProvider
 
         self.provider = FeatureProvider(encoder, augment=False)
         self._cache: dict[str, np.ndarray] = {}

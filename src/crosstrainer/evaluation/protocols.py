@@ -118,9 +118,24 @@ class Split:
         return asdict(self)
 
 
-def _stratified(samples: list[Sample], fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
-    from crosstrainer.training.default_model import stratified_split
+def stratified_split(samples: list[Sample], test_fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
+    """Hold out ``test_fraction`` of the clips of every (sport, label) group, at least one when a group has 3+."""
+    rng = np.random.default_rng(seed)
+    groups: dict[tuple, list[Sample]] = {}
+    for s in samples:
+        groups.setdefault((s.sport, s.meta.get("label")), []).append(s)
+    train, test = [], []
+    for key in sorted(groups, key=str):
+        items = groups[key]
+        order = rng.permutation(len(items))
+        n_test = round(test_fraction * len(items)) if len(items) >= 3 else 0
+        n_test = max(n_test, 1) if len(items) >= 3 else 0
+        test += [items[i] for i in order[:n_test]]
+        train += [items[i] for i in order[n_test:]]
+    return train, test
 
+
+def _stratified(samples: list[Sample], fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
     if fraction <= 0:
         return list(samples), []
     return stratified_split(samples, fraction, seed)

@@ -10,8 +10,8 @@ Layout::
           qevd__train__0000-7d1e0f.npz        #   clip_id and meta (JSON string); ids with odd characters get a hash
           failures.jsonl, extract-summary.json   # written by ``crosstrainer extract``
 
-Files are written to ``<name>.tmp-<pid>`` and renamed into place (``os.replace``, atomic on one file system), so a
-kill leaves either the old state or the complete new file; leftover ``.tmp-*`` files are ignored. A file that
+Files are written atomically (``crosstrainer.fileio``: a hidden ``.<name>.<random>.tmp`` file renamed into place),
+so a kill leaves either the old state or the complete new file; leftover temporary files are ignored. A file that
 cannot be read back (truncated, foreign) counts as missing and is extracted again.
 
 >>> cache = FeatureCache("/tmp/cache", "clip", "v1", {"samples_per_second": 1})  # doctest: +SKIP
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import zipfile
 from pathlib import Path
@@ -33,6 +32,7 @@ import numpy as np
 
 from crosstrainer.encoders.base import ClipFeatures, VideoEncoder
 from crosstrainer.errors import InputNotFoundError, UsageError
+from crosstrainer.fileio import atomic_write, atomic_write_json
 
 _ARRAYS = ("features", "times_s", "visibility")
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -128,9 +128,8 @@ class FeatureCache:
         """Write one clip atomically (temporary file + rename)."""
         self.write_manifest(dim=int(feats.features.shape[1]))
         path = self.path(clip_id)
-        tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
         meta = json.dumps({**feats.meta, "clip_id": clip_id}, default=str)
-        with tmp.open("wb") as fh:
+        with atomic_write(path, "wb") as fh:
             np.savez(
                 fh,
                 features=feats.features.astype(np.float32),
@@ -138,9 +137,6 @@ class FeatureCache:
                 visibility=feats.visibility,
                 meta=np.array(meta),
             )
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
         return path
 
     def write_manifest(self, dim: int | None = None) -> None:
@@ -151,9 +147,7 @@ class FeatureCache:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.dim = dim or self.dim
         body = {"name": self.name, "version": self.version, "config": self.config, "dim": self.dim}
-        tmp = manifest.with_name(f"encoder.json.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(body, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-        os.replace(tmp, manifest)
+        atomic_write_json(manifest, body, indent=2, sort_keys=True, default=str)
 
     def clip_files(self) -> list[Path]:
         """Every finished clip file (temporary files excluded)."""

@@ -30,8 +30,7 @@ from crosstrainer.data.sample import Sample
 from crosstrainer.encoders.base import VideoEncoder
 from crosstrainer.errors import CrossTrainerError, InputNotFoundError, UsageError
 from crosstrainer.features.cache import FeatureCache
-
-KEYPOINT_SUFFIXES = (".npy", ".json", ".csv")
+from crosstrainer.fileio import atomic_write_json
 
 
 @dataclass
@@ -153,7 +152,5 @@ def extract_features(
             bar.advance(task)
     report.seconds = round(time.perf_counter() - started, 3)
     summary = cache.dir / f"extract-summary{_suffix(shard)}.json"
-    tmp = summary.with_name(summary.name + f".tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, summary)
+    atomic_write_json(summary, report.to_dict(), indent=2)
     return report

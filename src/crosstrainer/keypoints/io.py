@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from crosstrainer.errors import InputNotFoundError, InvalidKeypointsError
+from crosstrainer.fileio import atomic_write, atomic_write_text
 from crosstrainer.keypoints.formats import LAYOUTS, from_ct17, infer_layout, resolve_layout, to_ct17
 from crosstrainer.keypoints.skeleton import PoseSequence
 
@@ -36,6 +37,8 @@ DEFAULT_FPS = 30.0
 """Frame rate assumed for files that do not store one (npy, OpenPose, MMPose) when ``fps`` is not given."""
 
 JSON_FORMAT_ID = "crosstrainer.keypoints/v1"
+KEYPOINT_SUFFIXES = (".npy", ".json")
+"""File suffixes read as keypoints (a folder of OpenPose ``*_keypoints.json`` files is read as keypoints too)."""
 
 
 # ----------------------------------------------------------------------------------------------------------- loading
@@ -322,7 +325,7 @@ def _main_person_array(
 
 # ------------------------------------------------------------------------------------------------------------ saving
 def save_keypoints(pose: PoseSequence, path: str | Path, layout: str | None = None) -> Path:
-    """Write ``pose`` as ``.npy`` or CrossTrainer ``.json``; ``load_keypoints`` reads it back to the same pose.
+    """Write ``pose`` (atomically) as ``.npy`` or CrossTrainer ``.json``; ``load_keypoints`` reads it back the same.
 
     ``.npy``: (T, J, 3) float32 of x, y, confidence in ``layout`` (default ``mediapipe33``, J=33, so the file is also
     valid MediaPipe-33 data; joints CT17 lacks are NaN with confidence 0). An npy stores no frame rate: pass
@@ -332,7 +335,8 @@ def save_keypoints(pose: PoseSequence, path: str | Path, layout: str | None = No
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        np.save(path, from_ct17(pose.xy, pose.conf, layout or "mediapipe33"))
+        with atomic_write(path, "wb") as fh:
+            np.save(fh, from_ct17(pose.xy, pose.conf, layout or "mediapipe33"))
     elif suffix == ".json":
         layout = resolve_layout(layout or "ct17")
         arr = from_ct17(pose.xy, pose.conf, layout)
@@ -346,7 +350,7 @@ def save_keypoints(pose: PoseSequence, path: str | Path, layout: str | None = No
             "source": pose.source,
             "frames": frames,
         }
-        path.write_text(json.dumps(doc, separators=(",", ":")), encoding="utf-8")
+        atomic_write_text(path, json.dumps(doc, separators=(",", ":")))
     else:
         raise InvalidKeypointsError(f"{path}: can only save .npy or .json keypoints, not {suffix or '(no suffix)'!r}")
     return path

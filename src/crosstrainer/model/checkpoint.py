@@ -42,6 +42,8 @@ class Manifest:
     lora: dict[str, Any]
     max_video_tokens: int = 64
     stage1_window_s: float = 2.0
+    stage1_max_new_tokens: int = 24
+    stage2_max_new_tokens: int = 80
     attribute_threshold: float = 0.5
     seed: int = 0
     train: dict[str, Any] = field(default_factory=dict)

@@ -144,8 +144,3 @@ class CrossTrainerModel(nn.Module):
                 p.append(float(probs[i, k, tok]) if probs is not None else 1.0)
             results.append((self.tokenizer.decode(ids, skip_special_tokens=True).strip(), p))
         return results
-
-    @torch.no_grad()
-    def pooled(self, features: np.ndarray) -> np.ndarray:
-        """The clip's summary representation for the proficiency probe: mean of projected seconds, (H,)."""
-        return self.project(features).mean(0).float().cpu().numpy()

@@ -14,7 +14,6 @@ import json
 import platform
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -24,112 +23,106 @@ from crosstrainer import __version__
 from crosstrainer.data.exercise_labels import LEVELS, default_vocabulary
 from crosstrainer.data.sample import Sample
 from crosstrainer.errors import InputNotFoundError
+from crosstrainer.fileio import atomic_write_json, atomic_write_text
 from crosstrainer.training.config import TrainConfig
 
 
-def stratified_split(samples: list[Sample], test_fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
-    """Hold out ``test_fraction`` of the clips of every (sport, label) group, at least one when a group has 3+."""
-    rng = np.random.default_rng(seed)
-    groups: dict[tuple, list[Sample]] = {}
-    for s in samples:
-        groups.setdefault((s.sport, s.meta.get("label")), []).append(s)
-    train, test = [], []
-    for key in sorted(groups, key=str):
-        items = groups[key]
-        order = rng.permutation(len(items))
-        n_test = round(test_fraction * len(items)) if len(items) >= 3 else 0
-        n_test = max(n_test, 1) if len(items) >= 3 else 0
-        test += [items[i] for i in order[:n_test]]
-        train += [items[i] for i in order[n_test:]]
-    return train, test
+def _level_metrics(
+    y_true: list[str], y_pred: list[str | None], y_train: list[str], levels: list[str], margins: list[float] | None
+) -> dict[str, Any]:
+    """Proficiency metrics of ``crosstrainer evaluate``, flattened for the card (fractions; no answer = wrong)."""
+    from crosstrainer.evaluation.metrics import proficiency_metrics
 
-
-def _proficiency_metrics(y_true: list[str], y_pred: list[str], train_labels: list[str], levels: list[str]) -> dict:
-    from sklearn.metrics import f1_score
-
-    majority = Counter(train_labels).most_common(1)[0][0]
-    acc = float(np.mean([a == b for a, b in zip(y_true, y_pred)])) if y_true else float("nan")
-    return {
+    pred = [p if p in levels else next(lv for lv in levels if lv != t) for p, t in zip(y_pred, y_true, strict=True)]
+    scores = np.asarray(margins) if margins is not None and len(levels) == 2 and len(set(y_true)) == 2 else None
+    g = proficiency_metrics(y_true, pred, levels, y_train=y_train, scores=scores, n_boot=1000, seed=0)
+    acc = g.rows["accuracy"]
+    out = {
         "n": len(y_true),
-        "accuracy": round(acc, 4),
-        "macro_f1": round(float(f1_score(y_true, y_pred, labels=levels, average="macro", zero_division=0)), 4),
-        "majority_label": majority,
-        "majority_accuracy": round(float(np.mean([t == majority for t in y_true])), 4) if y_true else None,
-        "label_counts": dict(Counter(y_true)),
+        "accuracy": acc["value"] / 100,
+        "accuracy_ci": [
+            acc["low"] / 100 if acc["low"] is not None else None,
+            acc["high"] / 100 if acc["high"] is not None else None,
+        ],
+        "macro_f1": g.rows["macro-F1"]["value"] / 100,
+        "majority_label": g.info["majority_label"],
+        "majority_accuracy": acc["baselines"]["majority"] / 100,
+        "label_counts": g.info["test_label_counts"],
     }
+    if "AUROC" in g.rows:
+        out["auroc"] = g.rows["AUROC"]["value"] / 100
+    return out
 
 
-def _attribute_metrics(true_sets: list[set[str]], pred_sets: list[set[str]], baseline: set[str]) -> dict:
-    def prf(preds: list[set[str]]) -> dict:
-        tp = sum(len(t & p) for t, p in zip(true_sets, preds))
-        fp = sum(len(p - t) for t, p in zip(true_sets, preds))
-        fn = sum(len(t - p) for t, p in zip(true_sets, preds))
-        p = tp / (tp + fp) if tp + fp else 0.0
-        r = tp / (tp + fn) if tp + fn else 0.0
-        exact = float(np.mean([t == q for t, q in zip(true_sets, preds)])) if preds else float("nan")
-        return {
-            "precision": round(p, 4),
-            "recall": round(r, 4),
-            "f1": round(2 * p * r / (p + r) if p + r else 0.0, 4),
-            "exact_set_accuracy": round(exact, 4),
-        }
+def _attribute_summary(preds: list[list[str]], refs: list[list[str]], train_refs: list[list[str]]) -> dict[str, Any]:
+    """Attribute metrics of ``crosstrainer evaluate`` (micro P/R/F1, IoU@0.7): model and frequent-set baseline."""
+    from crosstrainer.evaluation.metrics import attribute_metrics, frequent_attribute_sets
 
-    return {
-        "model": prf(pred_sets),
-        "baseline_most_frequent_set": prf([baseline] * len(true_sets)),
-        "baseline_set": sorted(baseline),
-    }
+    def rows(p: list[list[str]]) -> dict[str, float]:
+        g = attribute_metrics(p, refs, n_boot=0)
+        names = {"micro precision": "precision", "micro recall": "recall", "micro F1": "f1", "IoU@0.7": "iou"}
+        return {short: g.rows[long]["value"] / 100 for long, short in names.items()}
+
+    baseline = frequent_attribute_sets(train_refs, len(refs))
+    return {"model": rows(preds), "baseline_frequent": rows(baseline), "baseline_set": baseline[0] if baseline else []}
 
 
 def evaluate_saved(
     model_dir: Path, heldout: list[Sample], transfer: list[Sample], train: list[Sample], progress: Any = None
 ) -> dict[str, Any]:
-    """Measure the saved model: full pipeline on held-out clips, probe on never-seen exercises."""
-    from crosstrainer.api import Assessor
+    """Measure the saved model with ``crosstrainer evaluate``'s runner and metrics: full pipeline on held-out
+    clips, the probe on exercises never trained on."""
+    from crosstrainer.evaluation.baselines import RawFeatures, reference_attributes
+    from crosstrainer.evaluation.systems import ModelRunner
 
-    assessor = Assessor.load(model_dir)
-    levels = list(assessor.manifest.levels)
-    vocab = assessor.parts.vocabulary
+    runner = ModelRunner(model_dir)
+    levels, raw = runner.levels, RawFeatures("pose")
     train_labels = [s.proficiency for s in train]
     task = progress.add_task("evaluate held-out", total=len(heldout)) if progress else None
-    y_true, y_probe, y_llm, t_sets, p_sets = [], [], [], [], []
-    per_sport: dict[str, dict[str, list]] = {}
+    preds = []
     for s in heldout:
-        a = assessor.assess_pose(s.pose, path=s.id, sport=s.sport).assessment
-        y_true.append(s.proficiency)
-        y_probe.append(a.proficiency.level)
-        y_llm.append(a.proficiency.llm_level or "(none)")
-        truth = {vocab.get(n).name if vocab.get(n) else n for c in s.commentary for n in (c.attributes or [])}
-        t_sets.append(truth)
-        p_sets.append({x.name for x in a.attributes})
-        d = per_sport.setdefault(s.sport or "?", {"true": [], "pred": []})
-        d["true"].append(s.proficiency)
-        d["pred"].append(a.proficiency.level)
+        preds.append(runner.predict(s, raw.per_second(s).astype(np.float32), generate=True))
         if task is not None:
             progress.update(task, advance=1)
-    set_counts = Counter(
-        frozenset(vocab.get(n).name for c in s.commentary for n in (c.attributes or []) if vocab.get(n)) for s in train
-    )
-    most_frequent = set(set_counts.most_common(1)[0][0])
+    y_true = [s.proficiency for s in heldout]
+    margins = [p["logits"][-1] - p["logits"][0] for p in preds]
+    vocab = runner.parts.vocabulary
+    canon = [[vocab.get(a).name if vocab.get(a) else a for a in (reference_attributes(s) or [])] for s in heldout]
     out: dict[str, Any] = {
         "heldout": {
-            "proficiency_probe": _proficiency_metrics(y_true, y_probe, train_labels, levels),
-            "proficiency_llm_text": _proficiency_metrics(y_true, y_llm, train_labels, levels),
-            "attributes_stage1": _attribute_metrics(t_sets, p_sets, most_frequent),
-            "per_exercise_probe": {
-                sp: _proficiency_metrics(d["true"], d["pred"], [s.proficiency for s in train if s.sport == sp], levels)
-                for sp, d in sorted(per_sport.items())
-            },
+            "proficiency_probe": _level_metrics(y_true, [p["level"] for p in preds], train_labels, levels, margins),
+            "proficiency_llm_text": _level_metrics(
+                y_true, [p.get("llm_level") for p in preds], train_labels, levels, None
+            ),
+            "attributes_stage1": _attribute_summary(
+                [p.get("attributes", []) for p in preds], canon, [reference_attributes(s) or [] for s in train]
+            ),
+            "per_exercise_probe": {},
         },
         "transfer": {},
     }
+    for sport in sorted({s.sport or "?" for s in heldout}):
+        idx = [i for i, s in enumerate(heldout) if (s.sport or "?") == sport]
+        out["heldout"]["per_exercise_probe"][sport] = _level_metrics(
+            [y_true[i] for i in idx],
+            [preds[i]["level"] for i in idx],
+            [s.proficiency for s in train if s.sport == sport],
+            levels,
+            [margins[i] for i in idx],
+        )
     by_sport: dict[str, list[Sample]] = {}
     for s in transfer:
         by_sport.setdefault(f"{s.source}:{s.sport}", []).append(s)
     for key, items in sorted(by_sport.items()):
-        preds = [assessor.assess_pose(s.pose, path=s.id, generate=False).assessment.proficiency.level for s in items]
+        got = [runner.predict(s, raw.per_second(s).astype(np.float32), generate=False) for s in items]
         # the majority baseline for an unseen exercise: the training set's majority label (it knows nothing else)
-        out["transfer"][key] = _proficiency_metrics([s.proficiency for s in items], preds, train_labels, levels)
+        out["transfer"][key] = _level_metrics(
+            [s.proficiency for s in items],
+            [g["level"] for g in got],
+            train_labels,
+            levels,
+            [g["logits"][-1] - g["logits"][0] for g in got],
+        )
     return out
 
 
@@ -141,11 +134,19 @@ def model_card(cfg: TrainConfig, metrics: dict[str, Any], info: dict[str, Any]) 
     ]
     rows += [(f"held-out {sp}, probe", m) for sp, m in h["per_exercise_probe"].items()]
     rows += [(f"UNSEEN {k}, probe", m) for k, m in metrics["transfer"].items()]
-    table = "\n".join(
-        f"| {name} | {m['n']} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | {m['majority_accuracy']:.3f} "
-        f"({m['majority_label']}) |"
-        for name, m in rows
-    )
+
+    def ci(m: dict[str, Any]) -> str:
+        low, high = m.get("accuracy_ci") or (None, None)
+        return f" [{low:.2f}, {high:.2f}]" if low is not None and high is not None else ""
+
+    def line(name: str, m: dict[str, Any]) -> str:
+        auroc = f"{m['auroc']:.3f}" if "auroc" in m else "-"
+        return (
+            f"| {name} | {m['n']} | {m['accuracy']:.3f}{ci(m)} | {m['macro_f1']:.3f} | {auroc} | "
+            f"{m['majority_accuracy']:.3f} ({m['majority_label']}) |"
+        )
+
+    table = "\n".join(line(name, m) for name, m in rows)
     att = h["attributes_stage1"]
     beats = [name for name, m in rows if m["accuracy"] > m["majority_accuracy"]]
     loses = [name for name, m in rows if m["accuracy"] <= m["majority_accuracy"]]
@@ -183,15 +184,15 @@ training took {info["train_seconds"]:.0f} s (Stage I {info["stage_steps"].get("s
 ## Held-out and transfer metrics (measured on this artifact by the command above)
 Proficiency levels: {", ".join(LEVELS)}. Majority baseline = always answer the training set's most frequent level.
 
-| evaluation set | clips | accuracy | macro-F1 | majority baseline |
-|---|---|---|---|---|
+| evaluation set | clips | accuracy [95% CI] | macro-F1 | AUROC | majority baseline |
+|---|---|---|---|---|---|
 {table}
 
-Stage-I attributes on held-out clips (exact names after vocabulary matching, micro-averaged):
-model P/R/F1 {att["model"]["precision"]:.3f} / {att["model"]["recall"]:.3f} / {att["model"]["f1"]:.3f}, exact set
-{att["model"]["exact_set_accuracy"]:.3f}; baseline "always the most frequent training set" {att["baseline_set"]}:
-P/R/F1 {att["baseline_most_frequent_set"]["precision"]:.3f} / {att["baseline_most_frequent_set"]["recall"]:.3f} /
-{att["baseline_most_frequent_set"]["f1"]:.3f}, exact set {att["baseline_most_frequent_set"]["exact_set_accuracy"]:.3f}.
+Stage-I attributes on held-out clips (`crosstrainer evaluate`'s attribute metrics: MiniLM-matched sets, micro-averaged;
+IoU@0.7 is the mean per clip): model P/R/F1 {att["model"]["precision"]:.3f} / {att["model"]["recall"]:.3f} /
+{att["model"]["f1"]:.3f}, IoU {att["model"]["iou"]:.3f}; baseline "the most frequent training attributes"
+{att["baseline_set"]}: P/R/F1 {att["baseline_frequent"]["precision"]:.3f} / {att["baseline_frequent"]["recall"]:.3f} /
+{att["baseline_frequent"]["f1"]:.3f}, IoU {att["baseline_frequent"]["iou"]:.3f}.
 
 Beats its majority baseline on: {", ".join(beats) or "none"}. Does NOT beat it on: {", ".join(loses) or "none"}.
 
@@ -212,8 +213,8 @@ def train_default(
     log: Any = print,
 ) -> dict[str, Any]:
     from crosstrainer.data.pose_csv import load_exercise_correction, load_gym_vn
-    from crosstrainer.training.features import FeatureProvider
-    from crosstrainer.training.recipe import Trainer, vocabulary_from_samples
+    from crosstrainer.evaluation.protocols import stratified_split
+    from crosstrainer.training.recipe import recipe_main, vocabulary_from_samples
 
     data_root = Path(data_root)
     if not (data_root / "exercise_correction").is_dir():
@@ -222,39 +223,37 @@ def train_default(
     train, heldout = stratified_split(samples, 0.25, cfg.seed)
     transfer = load_gym_vn(data_root) if (data_root / "gym_exercise_correction_vn").is_dir() else []
     out = Path(out)
-    work = Path(work_dir) if work_dir else Path("runs") / "train-default"  # outside the package
     log(f"{len(samples)} clips: {len(train)} train, {len(heldout)} held out; {len(transfer)} transfer clips")
     t0 = time.time()
     vocab = vocabulary_from_samples(train, base=default_vocabulary())
-    trainer = Trainer(
-        cfg,
-        train,
-        work,
-        provider=FeatureProvider("pose", augment=cfg.augment),
-        levels=list(LEVELS),
-        vocabulary=vocab,
-        log=log,
-    )
-    report = trainer.fit(progress)
-    seconds = time.time() - t0
     info = {
         "fps_assumed": train[0].meta.get("fps_assumed"),
         "n_clips": len(samples),
-        "n_train": len(train),
         "n_heldout": len(heldout),
         "n_transfer": len(transfer),
         "command": command or f"crosstrainer train default --data {data_root} --out {out}",
         "environment": f"Python {sys.version.split()[0]}, {platform.machine()}, CPU",
-        "train_seconds": seconds,
-        "stage_steps": {k: v["steps"] for k, v in report.items()},
-        "stages": report,
         "heldout_ids": [s.id for s in heldout],
     }
-    trainer.save(out, metrics={}, model_card="(evaluation pending)\n", train_info=info)
+    result = recipe_main(
+        cfg,
+        train,
+        out,
+        vocab,
+        work_dir=work_dir,
+        levels=list(LEVELS),
+        train_info=info,
+        model_card="(evaluation pending)\n",
+        progress=progress,
+        log=log,
+    )
+    info = result["info"]
+    info["train_seconds"] = time.time() - t0
+    info["stage_steps"] = {k: v["steps"] for k, v in result["stages"].items()}
     metrics = evaluate_saved(out, heldout, transfer, train, progress)
     card = model_card(cfg, metrics, info)
     manifest = json.loads((out / "model.json").read_text(encoding="utf-8"))
     manifest["metrics"] = metrics
-    (out / "model.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    (out / "MODEL_CARD.md").write_text(card, encoding="utf-8")
+    atomic_write_json(out / "model.json", manifest, indent=2)
+    atomic_write_text(out / "MODEL_CARD.md", card)
     return {"metrics": metrics, "info": info}

@@ -37,15 +37,15 @@ import torch
 
 from crosstrainer import __version__
 from crosstrainer.attributes.vocabulary import Attribute, Vocabulary
-from crosstrainer.data.sample import Sample
+from crosstrainer.data.sample import Sample, ordered_levels
 from crosstrainer.errors import UsageError
+from crosstrainer.features.provider import FeatureProvider
 from crosstrainer.model import prompts
 from crosstrainer.model.checkpoint import Manifest, save_model
 from crosstrainer.model.crosstrainer import CrossTrainerModel, Turn
 from crosstrainer.model.probes import LinearProbe
 from crosstrainer.model.projector import Projector
 from crosstrainer.training.config import TrainConfig
-from crosstrainer.training.features import FeatureProvider
 
 
 @dataclass(frozen=True)
@@ -116,21 +116,6 @@ def vocabulary_from_samples(samples: list[Sample], base: Vocabulary | None = Non
     return Vocabulary(
         attributes=[a for a in attrs.values() if a.count > 0 or base is None], meta={"source": "training samples"}
     )
-
-
-def ordered_levels(labels: set[str]) -> list[str]:
-    """Proficiency levels from least to most proficient: a known scale when the labels fit one, else sorted.
-
-    >>> ordered_levels({"Novice", "Intermediate Expert"})
-    ['Novice', 'Early Expert', 'Intermediate Expert', 'Late Expert']
-    """
-    from crosstrainer.data.egoexo import PROFICIENCY_LEVELS
-    from crosstrainer.data.exercise_labels import LEVELS
-
-    for scale in (PROFICIENCY_LEVELS, LEVELS):
-        if labels and labels <= set(scale):
-            return list(scale)
-    return sorted(labels)
 
 
 def set_seed(seed: int) -> None:
@@ -209,8 +194,6 @@ class Trainer:
         self.levels = levels or ordered_levels({s.proficiency for s in train_samples if s.proficiency})
         self.vocabulary = vocabulary or vocabulary_from_samples(train_samples)
         self.log = log
-        if cfg.num_threads:
-            torch.set_num_threads(cfg.num_threads)
         # the scheduler is stepped by hand once per optimizer step: accelerate's default would step it
         # num_processes times per step and end the warmup/cosine schedule early on several processes
         self.acc = Accelerator(
@@ -506,3 +489,52 @@ class Trainer:
             self.vocabulary,
             model_card,
         )
+
+
+def recipe_main(
+    cfg: TrainConfig,
+    samples: list[Sample],
+    out: str | Path,
+    vocabulary: Vocabulary | None = None,
+    *,
+    work_dir: str | Path | None = None,
+    feature_cache: str | Path | None = None,
+    levels: list[str] | None = None,
+    stages: str = "all",
+    train_info: dict[str, Any] | None = None,
+    model_card: str | Callable[[dict[str, Any]], str] | None = None,
+    progress: Any = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """The one training entry: train ``samples`` with ``cfg`` and save the model folder ``out``.
+
+    ``stages``: ``"all"`` (Stage I then II, or II only when ``cfg.two_stage`` is false) or ``"stage1"``.
+    Checkpoints and ``metrics.jsonl`` go to ``work_dir`` (default ``.<out name>-work`` beside ``out``); the same
+    call resumes there. Only the main process writes the model. Returns ``{"stages", "info", "out"}``, where
+    ``info`` (also saved as the manifest's ``train``) holds the stage reports, sample count and ``train_info``.
+    ``crosstrainer train``, ``crosstrainer evaluate`` (one model per split) and ``train default`` all call it.
+    """
+    out = Path(out)
+    work = Path(work_dir) if work_dir else out.parent / f".{out.name}-work"
+    provider = FeatureProvider(cfg.encoder, feature_cache=feature_cache, augment=cfg.augment)
+    trainer = Trainer(cfg, samples, work, provider=provider, levels=levels, vocabulary=vocabulary, log=log)
+    if stages == "stage1":
+        stage1_items, _ = build_items(samples, cfg)
+        report = {"stage1": trainer.run_stage(1, stage1_items, [], progress)}
+        trainer.proficiency_probe, trainer.attribute_probe = trainer.fit_probes()
+    elif stages == "all":
+        report = trainer.fit(progress)
+    else:
+        raise UsageError(f"stages must be 'all' or 'stage1', not {stages!r}")
+    info = {
+        "stages": report,
+        "n_train": len(samples),
+        "num_processes": trainer.acc.num_processes,
+        "work_dir": str(work),
+        **(train_info or {}),
+    }
+    if trainer.acc.is_main_process:
+        card = model_card(info) if callable(model_card) else model_card
+        card = card or f"# {cfg.name}\n\nTrained on {len(samples)} samples, seed {cfg.seed}. Stages: {report}\n"
+        trainer.save(out, metrics={"train": report}, model_card=card, train_info=info)
+    return {"stages": report, "info": info, "out": out, "main_process": trainer.acc.is_main_process}

@@ -15,7 +15,7 @@ import numpy as np
 
 from crosstrainer.data.sample import Sample
 from crosstrainer.errors import InputNotFoundError, UsageError
-from crosstrainer.training.augment import augment, crop
+from crosstrainer.features.augment import augment, crop
 
 
 def load_feature_file(path: str | Path) -> np.ndarray:
@@ -43,15 +43,14 @@ class FeatureProvider:
     @property
     def pose_encoder(self) -> Any:
         if self._pose_encoder is None:
-            from crosstrainer.encoders.kinematics import KinematicEncoder
+            from crosstrainer.encoders.registry import PoseEncoder
 
-            self._pose_encoder = KinematicEncoder()
+            self._pose_encoder = PoseEncoder()
         return self._pose_encoder
 
     def encoder_info(self) -> dict[str, Any]:
         if self.encoder_name == "pose":
-            enc = self.pose_encoder
-            return {"name": enc.name, "version": enc.version, "config": enc.config(), "dim": enc.dim}
+            return self.pose_encoder.info()
         if self.feature_cache is not None:
             from crosstrainer.features.cache import FeatureCache
 

@@ -1,0 +1,127 @@
+"""Atomic file writes: the one way CrossTrainer replaces a file, so a kill or a full disk never leaves half a file.
+
+Each writer goes to a temporary file in the target's folder (``.<name>.<random>.tmp``: hidden, unique per writer, so
+concurrent processes and threads never share one), flushes and fsyncs it, then ``os.replace``-s it onto the target
+(atomic on one file system); on any error the temporary file is removed and the old target is left as it was.
+The new file gets the old file's permission bits, or the umask's default for a new file.
+
+>>> import tempfile
+>>> folder = Path(tempfile.mkdtemp())
+>>> atomic_write_json(folder / "a.json", {"b": 1}, indent=None).read_text()
+'{"b": 1}\\n'
+>>> with atomic_write(folder / "c.jsonl") as fh:
+...     _ = fh.write("one line\\n")
+>>> sorted(p.name for p in folder.iterdir())  # no temporary file left behind
+['a.json', 'c.jsonl']
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import stat
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["atomic_path", "atomic_write", "atomic_write_bytes", "atomic_write_json", "atomic_write_text"]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
+def _temp_file(target: Path, mode: str, encoding: str | None) -> IO[Any]:
+    return tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by the callers below
+        mode=mode,
+        encoding=encoding,
+        dir=target.parent,
+        prefix=f".{target.name}.",
+        suffix=".tmp",
+        delete=False,
+    )
+
+
+def _commit(tmp: Path, target: Path) -> None:
+    """Give ``tmp`` the target's permissions (or a new file's) and move it onto ``target``."""
+    try:
+        bits = stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        bits = 0o666 & ~_UMASK
+    os.chmod(tmp, bits)
+    os.replace(tmp, target)
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | Path, mode: str = "w", encoding: str = "utf-8") -> Iterator[IO[Any]]:
+    """Open a temporary file for writing (``mode`` ``"w"`` or ``"wb"``); it replaces ``path`` when the block ends.
+
+    For streaming writers: JSONL lines, ``np.save``/``np.savez`` into the handle, ``torch.save`` into the handle.
+    """
+    if mode not in ("w", "wb"):
+        raise ValueError(f"atomic_write mode must be 'w' or 'wb', not {mode!r}")
+    target = Path(path)
+    fh = _temp_file(target, mode, None if "b" in mode else encoding)
+    tmp = Path(fh.name)
+    try:
+        with fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        _commit(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path next to ``path`` for writers that only take a path (safetensors ``save_file``, ...).
+
+    The writer creates or overwrites the temporary file inside the block; it replaces ``path`` when the block ends.
+    """
+    target = Path(path)
+    with _temp_file(target, "wb", None) as fh:
+        tmp = Path(fh.name)
+    try:
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        _commit(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically; returns the path."""
+    with atomic_write(path, "wb") as fh:
+        fh.write(data)
+    return Path(path)
+
+
+def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``path`` atomically; returns the path."""
+    with atomic_write(path, "w", encoding=encoding) as fh:
+        fh.write(text)
+    return Path(path)
+
+
+def atomic_write_json(path: str | Path, obj: Any, indent: int | None = 2, **dumps: Any) -> Path:
+    """Write ``json.dumps(obj, indent=indent, **dumps)`` and a final newline to ``path`` atomically; returns the path.
+
+    ``dumps`` are further ``json.dumps`` options (``sort_keys``, ``ensure_ascii``, ``default``, ``separators``).
+    """
+    return atomic_write_text(path, json.dumps(obj, indent=indent, **dumps) + "\n")
