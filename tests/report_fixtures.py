@@ -1,12 +1,15 @@
 """Hand-built assessment results for the report and server tests (synthetic: no model runs).
 
 ``fake_result(path)`` returns an object with the fields of ``crosstrainer.api.AssessmentResult``
-(assessment, pose, features, timings, source_path), so the report can be tested without the model.
+(assessment, pose, features, timings, source_path), so the report can be tested without the model. For a video that
+exists, the pose carries the thumbnails a pose pass keeps (``pose.meta["thumbnails"]``), one per frame sampled at
+10 fps, made from the real frames.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -91,10 +94,25 @@ def fake_assessment(path: str = "examples/sample_bicep_curl.mp4", kind: str = "v
     return Assessment.model_validate(data)
 
 
+def video_thumbnails(path: str, every_s: float = 0.1) -> dict[str, Any]:
+    """What ``PoseEstimator.estimate`` keeps in ``pose.meta["thumbnails"]``, from the frames sampled at 10 fps."""
+    from crosstrainer.video.decode import iter_frames, probe_video
+    from crosstrainer.video.pose import Thumbnails
+
+    strip = Thumbnails(every_s=every_s)
+    for t, rgb in iter_frames(path, sample_fps=10):
+        strip.add(t, rgb)
+    info = probe_video(path)
+    return strip.to_meta((info.width, info.height))
+
+
 def fake_result(path: str = "examples/sample_bicep_curl.mp4", kind: str = "video", **extra: Any) -> FakeResult:
+    pose = fake_pose()
+    if kind == "video" and Path(path).is_file():
+        pose.meta["thumbnails"] = video_thumbnails(path)
     return FakeResult(
         assessment=fake_assessment(path, kind, **extra),
-        pose=fake_pose(),
+        pose=pose,
         timings={"decode_s": 0.05, "pose_s": 1.2, "llm_s": 3.4, "total_s": 4.7},
         source_path=path,
     )

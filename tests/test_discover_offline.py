@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from crosstrainer.attributes.canonicalize import canonicalize, load_seed_vocabulary
-from crosstrainer.attributes.vocabulary import Vocabulary
+from crosstrainer.attributes.vocabulary import Vocabulary, normalise_name
 from crosstrainer.discover import DiscoverConfig, Item, discover, read_items
 from crosstrainer.discover.offline import OfflineExtractor, lexicon_scores, split_clauses
 from crosstrainer.discover.prompt import Extraction
@@ -77,6 +77,24 @@ def test_canonicalisation_merges_and_separates_jargon():
     pike = vocab.get("pike position")
     assert pike is not None and pike.count == 3 and not pike.transferable and "pike positions" in pike.synonyms
     assert per_item[1] == ["knee alignment", "pike position"]
+
+
+def test_one_spelling_of_attribute_names():
+    """Synthetic names: case, spaces, hyphens and underscores fold to one spelling, stored and looked up."""
+    import doctest
+
+    import crosstrainer.attributes.vocabulary as module
+
+    assert doctest.testmod(module).failed == 0
+    assert normalise_name(" Follow-Through ") == normalise_name("follow_through") == "follow through"
+    vocab = Vocabulary(attributes=[{"name": "Hip-Drive", "synonyms": ["Leg_Drive"]}])
+    assert vocab.names == ["hip drive"] and vocab.get("HIP DRIVE") is vocab.get("leg-drive") is vocab.attributes[0]
+    with pytest.raises(ValueError, match="duplicate"):
+        Vocabulary(attributes=[{"name": "hip-drive"}, {"name": "hip drive"}])
+    items = [Item("a", "x", "diving"), Item("b", "x", "soccer")]
+    vocab, per_item = canonicalize(items, [Extraction(["follow-through"]), Extraction(["follow through"])],
+                                   DiscoverConfig(min_count=1))  # fmt: skip
+    assert per_item == [["follow through"], ["follow through"]] and vocab.get("follow-through").count == 2
 
 
 def test_vocabulary_round_trips_through_load(tmp_path):

@@ -1,5 +1,5 @@
 """The self-contained HTML report and the skeleton drawing, on synthetic assessment results (no model runs);
-key frames are decoded from the real sample clip in examples/."""
+key frames come from thumbnails of the real sample clip in examples/ (as the pose pass keeps them)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from crosstrainer.keypoints.skeleton import NUM_JOINTS, J
 from crosstrainer.report.drawing import blank_canvas_for, draw_skeleton, to_data_uri
 from crosstrainer.report.html import key_moments, load_assessment_json, render_report, write_report
-from report_fixtures import fake_assessment, fake_pose, fake_result
+from report_fixtures import FakeResult, fake_assessment, fake_pose, fake_result
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = str(ROOT / "examples" / "sample_bicep_curl.mp4")
@@ -81,6 +82,40 @@ def test_missing_video_falls_back_to_the_pose_and_empty_parts_say_so():
     plain = fake_result(SAMPLE, **empty)  # no attribute window: the middle of the clip is shown for reference
     text = render_report(plain)
     assert text.count("data:image/jpeg;base64,") == 1 and "For reference" in text and "pose at 1.1 s" in text
+
+
+def _no_video_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    import av
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"the report opened a video again: av.open{args}")
+
+    monkeypatch.setattr(av, "open", refuse)
+
+
+def test_key_frames_come_from_the_thumbnails_not_the_video(monkeypatch):
+    result = fake_result(SAMPLE)  # the fixture's pose carries the thumbnails of the pose pass
+    _no_video_decoding(monkeypatch)
+    text = render_report(result)
+    assert text.count("data:image/jpeg;base64,") == 2 and "frame at 1.0 s, pose at 1.0 s" in text
+    result.pose.meta.pop("thumbnails")  # no thumbnails: the skeleton alone, as for a video that is gone
+    text = render_report(result)
+    assert text.count("data:image/jpeg;base64,") == 2 and "video frame unavailable; keypoints at" in text
+
+
+@pytest.mark.slow
+def test_report_of_a_video_assessment_does_not_open_the_video_again(monkeypatch):
+    """Real MediaPipe pass over the sample clip, then the report with PyAV refusing to open anything."""
+    from crosstrainer.video.pose import PoseEstimator
+
+    pose = PoseEstimator(sample_fps=10).estimate(SAMPLE)
+    thumbs = pose.meta["thumbnails"]
+    assert thumbs["times_s"] == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0], abs=0.02)
+    assert thumbs["frame_size"] == [522, 294]
+    _no_video_decoding(monkeypatch)
+    text = render_report(FakeResult(assessment=fake_assessment(SAMPLE), pose=pose, source_path=SAMPLE))
+    assert text.count("data:image/jpeg;base64,") == 2
+    assert "frame at 1.0 s, pose at 1.0 s" in text and "frame at 1.5 s" in text  # moments at 1.0 s and 1.6 s
 
 
 def test_key_moment_is_the_middle_of_the_strongest_window():

@@ -117,6 +117,17 @@ def test_config_presets_docs_and_types() -> None:
         TrainConfig.load("tiny", ["two_stage"])
 
 
+def test_help_text_documents_every_config_field() -> None:
+    """``TrainConfig.help_text()``: one ``name (type, default): doc`` line per field, from the attribute docstrings."""
+    lines = TrainConfig.help_text().splitlines()
+    names = list(TrainConfig().to_dict())
+    assert [line.split(" ", 1)[0] for line in lines] == names
+    assert "lora_r (int, 16): LoRA rank (paper: 128)." in lines
+    assert "max_steps (int | None, None): Optimizer steps per stage at most (None: as many as epochs need)." in lines
+    assert "lora_targets (list[str], ['q_proj', 'k_proj', 'v_proj', 'o_proj']): LLM modules" in "\n".join(lines)
+    assert all(line.split("): ", 1)[1] for line in lines)  # every field has its documentation
+
+
 def test_docs_list_every_config_field() -> None:
     """docs/training.md's field table is generated from TrainConfig: every field appears there."""
     from pathlib import Path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from fractions import Fraction
 from pathlib import Path
 
@@ -14,7 +15,6 @@ from crosstrainer.video.decode import (
     decode_only,
     iter_frames,
     probe_video,
-    read_frame_at,
     sampling_step,
     write_test_clip,
 )
@@ -54,12 +54,8 @@ def test_containers_probe_and_sample(tmp_path: Path, suffix: str, codec: str, pi
     assert next(iter_frames(clip, max_side=32))[1].shape == (24, 32, 3)
 
 
-def test_read_frame_at_and_decode_only(tmp_path: Path) -> None:
-    """Synthetic ramp clip: the frame at 0.5 s is frame 15 (grey level 120)."""
+def test_decode_only(tmp_path: Path) -> None:
     clip = write_test_clip(tmp_path / "ramp.mp4", ramp_frames(), fps=30)
-    assert abs(float(read_frame_at(clip, 0.5).mean()) - 120) < 4
-    assert abs(float(read_frame_at(clip, 0.0).mean()) - 0) < 4
-    assert abs(float(read_frame_at(clip, 99.0).mean()) - 232) < 4  # past the end: last frame
     assert decode_only(clip) > 0
 
 
@@ -106,6 +102,41 @@ def test_bad_inputs(tmp_path: Path) -> None:
     truncated.write_bytes(good.read_bytes()[:200])
     with pytest.raises(InvalidVideoError):
         probe_video(truncated)
+
+
+def test_probe_is_cached_until_the_file_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Synthetic clip: a second probe (and the one inside iter_frames) opens nothing; a rewritten file is re-probed."""
+    clip = write_test_clip(tmp_path / "ramp.mp4", ramp_frames(), fps=30)
+    opened: list[str] = []
+    real_open = av.open
+    monkeypatch.setattr(av, "open", lambda path, *a, **k: opened.append(str(path)) or real_open(path, *a, **k))
+    first = probe_video(clip)
+    n = len(opened)
+    assert n >= 1
+    again = probe_video(str(clip))
+    assert again == first and again is not first and len(opened) == n
+    list(iter_frames(clip, sample_fps=10))
+    assert len(opened) == n + 1  # its own decoding pass only
+    write_test_clip(clip, ramp_frames(n=15, w=32, h=24), fps=30)
+    assert probe_video(clip).width == 32 and len(opened) > n + 1
+
+
+def test_thumbnails_stay_evenly_spaced_within_their_budget() -> None:
+    """Synthetic noise frames (JPEG-unfriendly): over the byte budget, every other thumbnail goes, the step doubles."""
+    from PIL import Image
+
+    from crosstrainer.video.pose import Thumbnails
+
+    noise = np.random.default_rng(0).integers(0, 256, (4, 360, 640, 3), np.uint8)
+    strip = Thumbnails(every_s=0.5, max_bytes=300_000)
+    for i in range(600):  # 60 s sampled at 10 fps; 120 thumbnails of about 20 kB would not fit
+        strip.add(i / 10, noise[i % 4])
+    meta = strip.to_meta((640, 360))
+    assert strip.nbytes <= 300_000 and strip.nbytes == sum(map(len, meta["jpeg"]))
+    steps = np.diff(meta["times_s"])
+    assert len(meta["times_s"]) >= 4 and np.allclose(steps, steps[0]) and steps[0] == strip.every_s > 0.5
+    with Image.open(io.BytesIO(meta["jpeg"][0])) as image:
+        assert image.format == "JPEG" and image.size == (320, 180)
 
 
 def test_real_clip_probe() -> None:

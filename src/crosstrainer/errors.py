@@ -61,19 +61,3 @@ class PartialFailure(CrossTrainerError):
 
 class MissingResourceError(CrossTrainerError):
     exit_code = 9
-
-
-EXIT_CODES: dict[str, int] = {
-    cls.__name__: cls.exit_code
-    for cls in (
-        CrossTrainerError,
-        UsageError,
-        InputNotFoundError,
-        InvalidVideoError,
-        NoPersonError,
-        InvalidKeypointsError,
-        ModelError,
-        PartialFailure,
-        MissingResourceError,
-    )
-}

@@ -39,7 +39,7 @@ _UMASK = _umask()
 
 
 def _temp_file(target: Path, mode: str, encoding: str | None) -> IO[Any]:
-    return tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by the callers below
+    return tempfile.NamedTemporaryFile(
         mode=mode,
         encoding=encoding,
         dir=target.parent,
@@ -87,6 +87,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary path next to ``path`` for writers that only take a path (safetensors ``save_file``, ...).
 
     The writer creates or overwrites the temporary file inside the block; it replaces ``path`` when the block ends.
+    The writer must write that exact path: ``np.save`` would append ``.npy``, so give it ``atomic_write`` instead.
     """
     target = Path(path)
     with _temp_file(target, "wb", None) as fh:

@@ -14,8 +14,11 @@ Example (abridged)::
       "model": {"name": "crosstrainer-embedded-smollm2", "version": "0.1.0"}
     }
 
-``timeline`` holds one value per encoded second (the start time of each second in ``times_s``);
-``windows`` are the spans where an attribute's confidence is at least the model's threshold.
+``timeline`` holds one value per encoded second (the start time of each second in ``times_s``): the per-second
+attribute probe's probability of each attribute, and the fraction of joints seen. An attribute's ``windows`` are the
+Stage-I spans where the language model named it (the clip is cut into windows of ``stage1_window_s``, 2 s by
+default, and Stage I names the attributes of each), merged where they touch; its ``confidence`` is the language
+model's probability of the tokens that spell its name (geometric mean), the highest over those windows.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import typer
 
 from crosstrainer.commands import use_threads
 from crosstrainer.errors import CrossTrainerError, InputNotFoundError, PartialFailure, UsageError
+from crosstrainer.fileio import atomic_write_text
 
 
 def expand_inputs(inputs: list[Path]) -> list[Path]:
@@ -42,13 +43,6 @@ def output_names(files: list[Path]) -> dict[Path, str]:
     """Each input's output name: its stem, or its full name where two inputs share a stem (clip.mp4, clip.mov)."""
     stems = [f.stem for f in files]
     return {f: f.stem if stems.count(f.stem) == 1 else f.name for f in files}
-
-
-def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def assess_command(
@@ -117,7 +111,7 @@ def assess_command(
                 failures.append((f, exc))
                 progress.console.print(f"[red]error[/] {f}: {exc} (exit code {exc.exit_code})")
             else:
-                _write_text(target / f"{names[f]}.json", result.assessment.to_json() + "\n")
+                atomic_write_text(target / f"{names[f]}.json", result.assessment.to_json() + "\n")
                 if report:
                     from crosstrainer.report.html import write_report
 
@@ -141,7 +135,7 @@ def _emit(result, json_out, report, quiet, console, render) -> None:
     if json_out == "-":
         sys.stdout.write(result.assessment.to_json() + "\n")
     elif json_out:
-        _write_text(Path(json_out), result.assessment.to_json() + "\n")
+        atomic_write_text(Path(json_out), result.assessment.to_json() + "\n")
     if report:
         from crosstrainer.report.html import write_report
 

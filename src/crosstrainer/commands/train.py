@@ -31,7 +31,17 @@ def _progress():
     return progress_bar(disable=int(os.environ.get("RANK", "0")) != 0)
 
 
-@train_app.command("default")
+def _fields_help() -> str:
+    """Every training field with its type, default and documentation, for ``--help`` (litgpt style)."""
+    from crosstrainer.training.config import TrainConfig
+
+    return "Config fields (--set key=value):\n\n\b\n" + TrainConfig.help_text()
+
+
+_FIELDS_HELP = _fields_help()
+
+
+@train_app.command("default", epilog=_FIELDS_HELP)
 def default(
     data: Path = typer.Option(
         ...,
@@ -146,7 +156,7 @@ for _verb, _stage, _doc in (
     ("stage2", "both", "Stage I (resumed if already done in --work-dir) then Stage II with the proficiency probe."),
     ("e2e", "e2e", 'Stage II only from scratch: the paper\'s "w/o two-stage" ablation.'),
 ):
-    train_app.command(_verb)(_recipe_command(_stage, _doc))
+    train_app.command(_verb, epilog=_FIELDS_HELP)(_recipe_command(_stage, _doc))
 
 
 def register(app: typer.Typer) -> None:

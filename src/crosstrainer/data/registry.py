@@ -11,6 +11,7 @@ Specs (``name:`` may be left out: the format is then sniffed from the path)::
     exercise_correction:../shared/data/exercise_correction        pose-landmark CSVs
     gym_exercise_correction_vn:../shared/data/gym_exercise_correction_vn
     mtl_aqa:../shared/data/mtl_aqa              MTL-AQA dives with commentary
+    ui_prmd:../shared/data/ui_prmd?view=front   UI-PRMD Kinect repetitions, virtual camera (crosstrainer.data.ui_prmd)
     synthetic:16?dim=32&seed=0                  N random-feature samples for tests (crosstrainer.data.synthetic)
 
 Options from the ``?query`` and from keyword arguments are merged (keywords win). ``split`` and ``sport``
@@ -44,6 +45,7 @@ LOADERS: dict[str, tuple[str, str]] = {
     "exercise_correction": ("crosstrainer.data.pose_csv", "load_exercise_correction"),
     "gym_exercise_correction_vn": ("crosstrainer.data.pose_csv", "load_gym_vn"),
     "mtl_aqa": ("crosstrainer.data.mtl_aqa", "load_mtl_aqa"),
+    "ui_prmd": ("crosstrainer.data.ui_prmd", "load_ui_prmd"),
     "synthetic": ("crosstrainer.data.synthetic", "load_synthetic"),
 }
 # datasets whose "path" is not a file (synthetic:N takes a number of samples)
@@ -53,6 +55,7 @@ ALIASES = {
     "ego-exo4d": "egoexo",
     "qevd-fit-coach": "qevd",
     "gym_vn": "gym_exercise_correction_vn",
+    "ui-prmd": "ui_prmd",
 }
 _GENERIC = ("split", "sport", "limit")
 
@@ -104,6 +107,9 @@ def sniff(path: str | Path) -> str:
             return "gym_exercise_correction_vn"
         if (p / "MTL-AQA_dataset_release").is_dir() or p.name.lower().replace("-", "_") == "mtl_aqa":
             return "mtl_aqa"
+        ui_prmd_files = ("manifest_kinect.csv", "Segmented Movements/Kinect", "Incorrect Segmented Movements/Kinect")
+        if _has_any(p, ui_prmd_files) or p.name.lower().replace("-", "_") == "ui_prmd":
+            return "ui_prmd"
         return "folder"
     suffix = p.suffix.lower()
     if suffix == ".jsonl":

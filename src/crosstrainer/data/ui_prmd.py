@@ -20,11 +20,11 @@ rotations down to the parent) and returns global positions (T, 22, 3) in cm, y u
 Kinect's image right), z points to the Kinect, the subject faces +z, y = 0 is about the floor.
 
 **Euler order.** The authors' viewer (and the dataset notes) compose a joint's rotation as ``Rz(a2) Ry(a1) Rx(a0)``.
-With that order the legs are physically impossible: the ankles leave the floor by 40-80 cm at the bottom of a deep
-squat or sit-to-stand, and the knee ends below the ankle in a straight-leg raise. ``Rz(a2) Rx(a0) Ry(a1)`` (the Z-X-Y
-order of BVH-style exports) keeps the feet within ~20 cm of the floor in every squat, lunge and standing movement,
-and changes neither the waist (absolute) nor the arm facts. It is the default (``euler_order="zxy"``);
-``euler_order="zyx"`` reproduces the authors' viewer.
+With that order the legs are physically impossible: in deep squats and sit-to-stand the ankles rise to a median peak
+of 75 and 94 cm, and in most straight-leg raises the knee ends below the ankle. ``Rz(a2) Rx(a0) Ry(a1)`` (the Z-X-Y
+order common in BVH files) keeps the feet down (median ankle peak 16 and 14 cm; <= 25 cm in 83 % and 91 % of those
+repetitions, 100 % of shoulder abductions) and changes neither the waist (absolute) nor the arm facts. It is the
+default (``euler_order="zxy"``); ``euler_order="zyx"`` reproduces the authors' viewer.
 
 Kinect joint -> CT17 (``KINECT_TO_CT17``)::
 
@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import re
 import warnings
 import zlib
@@ -58,7 +59,7 @@ import numpy as np
 from crosstrainer.data.exercise_labels import CORRECT_GENERIC, WRONG_UNSPECIFIED
 from crosstrainer.data.sample import Commentary, Sample
 from crosstrainer.errors import InputNotFoundError, InvalidAnnotationError, UsageError
-from crosstrainer.keypoints.projection import Camera, VIRTUAL_CAMERAS, get_camera, project
+from crosstrainer.keypoints.projection import VIRTUAL_CAMERAS, Camera, get_camera, project
 from crosstrainer.keypoints.skeleton import JOINTS, NUM_JOINTS
 
 FPS = 30.0
@@ -123,21 +124,21 @@ def read_table(path: str | Path) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise InputNotFoundError(f"UI-PRMD file not found: {path}")
-    opener: Any = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rt", encoding="utf-8") as fh, warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # loadtxt warns on empty input; reported below
-            table = np.loadtxt(fh, delimiter=",", ndmin=2, dtype=np.float64)
-    except ValueError as exc:
-        raise InvalidAnnotationError(f"{path}: {str(exc).split('; use')[0]}") from exc
+        raw = path.read_bytes()
+        text = (gzip.decompress(raw) if path.suffix == ".gz" else raw).decode("utf-8")
     except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
         raise InvalidAnnotationError(f"{path}: cannot read the file ({exc})") from exc
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # loadtxt warns on empty input; reported below
+            table = np.loadtxt(io.StringIO(text), delimiter=",", ndmin=2, dtype=np.float64)
+    except ValueError as exc:
+        raise InvalidAnnotationError(f"{path}: {str(exc).split('; use')[0]}") from exc
     if table.size == 0:
         raise InvalidAnnotationError(f"{path}: empty file (no frames)")
     if table.shape[1] != NUM_KINECT * 3:
-        raise InvalidAnnotationError(
-            f"{path}: expected {NUM_KINECT * 3} columns (22 joints x 3), got {table.shape[1]}"
-        )
+        raise InvalidAnnotationError(f"{path}: expected {NUM_KINECT * 3} columns (22 joints x 3), got {table.shape[1]}")
     return table
 
 
@@ -193,7 +194,8 @@ def read_repetition(
         if bad.any():
             t, j = np.argwhere(bad)[0]
             raise InvalidAnnotationError(
-                f"{path}: impossible bone: non-finite {what} of {KINECT_JOINTS[j]} in frame {t} ({int(bad.sum())} in all)"
+                f"{path}: impossible bone: non-finite {what} of {KINECT_JOINTS[j]} in frame {t} "
+                f"({int(bad.sum())} in all)"
             )
     length = np.linalg.norm(pos[:, 1:], axis=-1)
     short = length < MIN_BONE_CM
@@ -311,12 +313,21 @@ def load_ui_prmd(
     """One ``Sample`` per repetition, its pose seen from the virtual camera ``view`` (a preset name or a ``Camera``).
 
     Filters (applied before any file is read): ``subjects`` ("s01,s02" or numbers), ``movements`` (codes, numbers or
-    names), ``sport`` (a movement name), ``correct`` (True/False).
+    names), ``sport`` (one movement name, any case; another sport gives no samples, like the registry's generic
+    filter), ``correct`` (True/False).
     """
     camera = get_camera(view)
     view_name = next((k for k, v in VIRTUAL_CAMERAS.items() if v == camera), "custom")
+    if euler_order not in EULER_ORDERS:
+        raise UsageError(f"unknown Euler order {euler_order!r} (known: {', '.join(EULER_ORDERS)})")
     keep_s = _codes(subjects, "s")
-    keep_m = _codes(movements, "m", MOVEMENTS) | _codes(sport, "m", MOVEMENTS)
+    keep_m = _codes(movements, "m", MOVEMENTS)
+    if sport is not None:
+        wanted = str(sport).strip().lower()
+        by_sport = {code for code, name in MOVEMENTS.items() if wanted in (name, code)}
+        keep_m = (keep_m & by_sport) if keep_m else by_sport
+        if not keep_m:
+            return []
     out: list[Sample] = []
     for row in read_index(root):
         if (keep_s and row["subject"] not in keep_s) or (keep_m and row["movement"] not in keep_m):

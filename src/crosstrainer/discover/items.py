@@ -17,7 +17,6 @@ Each output line of ``--items`` (an :class:`ItemResult`)::
 
 from __future__ import annotations
 
-import importlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,10 +25,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from crosstrainer.data.sample import Sample
-from crosstrainer.errors import InputNotFoundError, InvalidAnnotationError, UsageError
-
-# Dataset adapters known to discovery: NAME -> "module:function" returning list[Sample].
-DATASET_ADAPTERS: dict[str, str] = {"mtl_aqa": "crosstrainer.data.mtl_aqa:load_mtl_aqa"}
+from crosstrainer.errors import InputNotFoundError, InvalidAnnotationError
 
 
 @dataclass
@@ -82,21 +78,6 @@ def items_from_samples(samples: list[Sample], default_sport: str | None = None) 
     return items
 
 
-def _load_adapter(spec: str) -> list[Sample]:
-    """Load ``NAME:PATH`` through the dataset registry of ``crosstrainer.data`` (when present), else our own table."""
-    try:
-        registry = importlib.import_module("crosstrainer.data.registry")
-    except ModuleNotFoundError:
-        registry = None
-    if registry is not None and hasattr(registry, "load_samples"):
-        return list(registry.load_samples(spec))
-    name, _, path = spec.partition(":")
-    if name not in DATASET_ADAPTERS:
-        raise UsageError(f"unknown dataset {name!r} in {spec} (known: {', '.join(sorted(DATASET_ADAPTERS))})")
-    module, func = DATASET_ADAPTERS[name].split(":")
-    return list(getattr(importlib.import_module(module), func)(path))
-
-
 def _record_items(records: list[Any], where: str, default_sport: str | None) -> list[Item]:
     items: list[Item] = []
     for n, rec in enumerate(records, 1):
@@ -127,7 +108,9 @@ def read_items(spec: str | Path, default_sport: str | None = None) -> list[Item]
     path = Path(spec)
     name, sep, _ = spec.partition(":")
     if not path.exists() and sep and name.isidentifier() and len(name) > 1:
-        items = items_from_samples(_load_adapter(spec), default_sport)
+        from crosstrainer.data.registry import load_samples
+
+        items = items_from_samples(load_samples(spec), default_sport)
     elif not path.is_file():
         raise InputNotFoundError(f"commentary input not found: {spec}")
     else:

@@ -64,17 +64,15 @@ class TransformersChatBackend(ChatBackend):
         self._lock = threading.Lock()
 
     def _load(self) -> None:
-        try:
-            from crosstrainer.model.llm import load_causal_lm  # the project's cached loader, when present
-        except ImportError:
-            load_causal_lm = None
+        from crosstrainer.model.llm import load_causal_lm
+
         embedded = self.spec.lower() in ("smollm2", "embedded")
-        if load_causal_lm is not None and (embedded or not self.gguf_file):
+        if embedded or not self.gguf_file:
             self._model, self._tokenizer = load_causal_lm("smollm2" if embedded else self.spec)
             return
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        kwargs = {"gguf_file": self.gguf_file} if self.gguf_file else {}
+        kwargs = {"gguf_file": self.gguf_file}
         try:
             self._tokenizer = AutoTokenizer.from_pretrained(str(self.folder), **kwargs)
             self._model = AutoModelForCausalLM.from_pretrained(str(self.folder), **kwargs)

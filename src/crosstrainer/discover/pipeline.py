@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from crosstrainer.attributes.canonicalize import canonicalize, load_seed_vocabulary
-from crosstrainer.attributes.vocabulary import Vocabulary
+from crosstrainer.attributes.vocabulary import Vocabulary, normalise_name
 from crosstrainer.discover.cache import ResponseCache
 from crosstrainer.discover.config import DiscoverConfig
 from crosstrainer.discover.items import Item, ItemResult, window_for
@@ -55,7 +55,9 @@ def discover(
         evidence = {}
         for raw, ev in ext.evidence.items():
             for n in names:
-                if n not in evidence and (raw == n or raw in (vocab.get(n).synonyms if vocab.get(n) else [])):
+                attr = vocab.get(n)
+                spellings = {n, *(normalise_name(s) for s in (attr.synonyms if attr else []))}
+                if n not in evidence and normalise_name(raw) in spellings:
                     evidence[n] = ev
         results.append(
             ItemResult(

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from crosstrainer.attributes.vocabulary import normalise_name
 from crosstrainer.errors import MissingResourceError, UsageError
 from crosstrainer.evaluation.bootstrap import (
     CI,
@@ -394,9 +395,8 @@ def feedback_metrics(
 # ============================================================ skill-attributes =======================================
 
 
-def normalise_attribute(name: str) -> str:
-    """``"  Body  Posture "`` -> ``"body posture"`` (lower case, single spaces), as the vocabulary stores names."""
-    return " ".join(str(name).strip().lower().split())
+normalise_attribute = normalise_name
+"""``"  Body  Posture "`` -> ``"body posture"``: the vocabulary's own :func:`normalise_name`."""
 
 
 def match_attributes(

@@ -35,6 +35,7 @@ import numpy as np
 from crosstrainer.errors import InputNotFoundError, UsageError
 from crosstrainer.evaluation.bootstrap import CI
 from crosstrainer.evaluation.metrics import MetricGroup
+from crosstrainer.fileio import atomic_write_text
 
 RUN_SCHEMA = "crosstrainer.evaluation/v1"
 
@@ -212,12 +213,6 @@ def render_markdown(
     return "\n".join(lines)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
 def write_run(
     run_dir: str | Path,
     metrics: Mapping[str, Any],
@@ -258,6 +253,6 @@ def write_run(
         "plots": rel_plots,
     }
     metrics_path, report_path = run_dir / "metrics.json", run_dir / "report.md"
-    _write_atomic(metrics_path, json.dumps(payload, indent=2, allow_nan=False) + "\n")
-    _write_atomic(report_path, render_markdown(metrics, rel_plots, config, title))
+    atomic_write_text(metrics_path, json.dumps(payload, indent=2, allow_nan=False) + "\n")
+    atomic_write_text(report_path, render_markdown(metrics, rel_plots, config, title))
     return {"metrics": metrics_path, "report": report_path}

@@ -38,7 +38,7 @@ from crosstrainer.evaluation.protocols import ProtocolConfig, Split, make_splits
 from crosstrainer.evaluation.scoring import score, split_label
 from crosstrainer.evaluation.submission import export_egoexo
 from crosstrainer.evaluation.systems import ModelRunner, System, levels_for
-from crosstrainer.fileio import atomic_write_json
+from crosstrainer.fileio import atomic_write_json, atomic_write_text
 
 MODEL, E2E = System.MODEL.value, System.E2E.value
 Log = Callable[[str], None]
@@ -96,7 +96,7 @@ def train_split_model(
     if work.exists() and (not stamp.is_file() or stamp.read_text().strip() != fingerprint):
         shutil.rmtree(work)  # a checkpoint of another split or config: never resume from it
     work.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(fingerprint)
+    atomic_write_text(stamp, fingerprint)
     vocab = vocabulary_from_samples(train, base=default_vocabulary())
     if not vocab.attributes:  # no annotated attributes (run `crosstrainer discover` first); a saved model needs some
         log("  note: no training clip has skill-attributes; the model keeps the default exercise vocabulary")

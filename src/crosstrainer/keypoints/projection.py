@@ -3,8 +3,8 @@
 3-D input (``xyz``): (T, 17, 3) float, CT17 joints (``skeleton.JOINTS``) in metres, right-handed world frame with
 **y up**; the person faces roughly **+z**, so +x is their left. NaN rows are joints not detected. Example, one frame::
 
-    xyz[0, J["left_hip"]]  -> [0.08, 0.88, -2.40]     # 8 cm left of centre, 88 cm above the floor
-    xyz[0, J["left_heel"]] -> [nan, nan, nan]          # not available in the source
+    xyz[0, J["left_hip"]]  -> [0.031, 0.856, -2.319]   # UI-PRMD m01_s01_e01: 86 cm above the floor
+    xyz[0, J["left_heel"]] -> [nan, nan, nan]           # not available in the source
 
 A ``Camera`` sits on a sphere around the *target* (by default the median hip centre of the clip, so the body is
 centred) and looks at it: ``yaw_deg`` turns it about the vertical axis (0 = in front of the person, on +z; +90 = on
@@ -13,7 +13,8 @@ projection is a pinhole with ``focal`` in pixels and the principal point at the 
 coordinates are pixels with **y pointing down**, as ``PoseSequence`` expects::
 
     pose = project(xyz, VIRTUAL_CAMERAS["oblique_left_high"], fps=30.0)
-    pose.xy[0, J["left_hip"]]  -> [668.1, 371.9]      # near the image centre (640, 360)
+    pose.xy[0, J["left_hip"]]  -> [614.1, 317.4]       # standing; the clip's median hip centre is at (640, 360)
+    pose.meta["camera"]        -> {"yaw_deg": 45.0, "pitch_deg": 12.0, "distance_m": 3.5, "focal": 1000.0, ...}
 
 >>> xyz = np.zeros((2, 17, 3)); xyz[:, :, 1] = np.linspace(0.1, 1.7, 17); xyz[:, :, 2] = -2.0
 >>> pose = project(xyz, Camera(yaw_deg=0.0), fps=10.0)

@@ -25,6 +25,7 @@ import numpy as np
 
 from crosstrainer.attributes.vocabulary import Vocabulary
 from crosstrainer.errors import InvalidAnnotationError, ModelError
+from crosstrainer.fileio import atomic_write_json
 from crosstrainer.model.probes import LinearProbe
 
 MODEL_FORMAT = "crosstrainer.model/v1"
@@ -141,7 +142,7 @@ def _portable_adapter_config(path: Path, llm_spec: str) -> None:
     """Name the base model by its spec (``smollm2``), not by this machine's cache path."""
     config = json.loads(path.read_text(encoding="utf-8"))
     config["base_model_name_or_path"] = llm_spec
-    path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    atomic_write_json(path, config, indent=2, sort_keys=True)
 
 
 def save_model(

@@ -13,6 +13,7 @@ Every string that comes from the model or the input (names, feedback, paths) is 
 from __future__ import annotations
 
 import html
+import io
 import json
 import logging
 import string
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from crosstrainer import __version__
+from crosstrainer.fileio import atomic_write_text
 
 if TYPE_CHECKING:
     from crosstrainer.api import AssessmentResult
@@ -149,63 +151,21 @@ def _highlight_for(attribute: str) -> tuple[str, ...]:
 # --------------------------------------------------------------------------------------------- frames
 
 
-def _video_size(path: str) -> tuple[int, int] | None:
-    """(width, height) of the first video stream, from ``probe_video`` when available, else PyAV."""
-    try:
-        from crosstrainer.video.decode import probe_video
+def _thumbnails(pose: PoseSequence | None) -> dict[str, Any]:
+    """The JPEG thumbnails the pose pass kept (``pose.meta["thumbnails"]``); empty for keypoint inputs."""
+    thumbs = pose.meta.get("thumbnails") if pose is not None else None
+    return thumbs if thumbs and len(thumbs.get("times_s", ())) == len(thumbs.get("jpeg", ())) > 0 else {}
 
-        info = probe_video(path)
-        get = info.get if isinstance(info, dict) else lambda k, d=None: getattr(info, k, d)
-        w, h = get("width"), get("height")
-        if w and h:
-            return int(w), int(h)
-    except ImportError:
-        pass
-    except Exception as exc:  # a probe failure only costs the key frames
-        log.debug("probe failed for %s: %s", path, exc)
+
+def _decode_jpeg(data: bytes) -> np.ndarray | None:
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return np.asarray(image.convert("RGB"))
+    except OSError as exc:  # not an image (PIL's UnidentifiedImageError is one): it only costs its key frame
+        log.debug("could not decode a thumbnail: %s", exc)
         return None
-    try:
-        import av
-
-        with av.open(path) as container:
-            stream = container.streams.video[0]
-            return int(stream.width), int(stream.height)
-    except Exception as exc:
-        log.debug("PyAV probe failed for %s: %s", path, exc)
-        return None
-
-
-def _read_frame(path: str, t: float, max_side: int = 640) -> np.ndarray | None:
-    """RGB frame at ``t`` seconds, via ``crosstrainer.video.decode.read_frame_at`` (PyAV fallback if absent)."""
-    try:
-        from crosstrainer.video.decode import read_frame_at
-    except ImportError:
-        read_frame_at = _read_frame_pyav
-    try:
-        return np.asarray(read_frame_at(path, t, max_side=max_side))
-    except Exception as exc:  # a missing frame must not break the report
-        log.debug("could not read frame at %.2fs from %s: %s", t, path, exc)
-        return None
-
-
-def _read_frame_pyav(path: str, time_s: float, max_side: int = 640) -> np.ndarray:
-    """Fallback decoder: the last frame whose timestamp is <= ``time_s``, scaled so its longer side <= max_side."""
-    import av
-
-    with av.open(path) as container:
-        stream = container.streams.video[0]
-        chosen = None
-        for frame in container.decode(stream):
-            if frame.time is not None and frame.time > time_s and chosen is not None:
-                break
-            chosen = frame
-        if chosen is None:
-            raise ValueError(f"{path}: no frames")
-        w, h = chosen.width, chosen.height
-        s = min(1.0, max_side / max(w, h))
-        if s < 1.0:
-            chosen = chosen.reformat(width=max(2, round(w * s)), height=max(2, round(h * s)))
-        return chosen.to_ndarray(format="rgb24")
 
 
 @dataclass
@@ -216,28 +176,38 @@ class _KeyFrame:
 
 
 def _key_frames(result: AssessmentResult, moments: list[KeyMoment]) -> list[_KeyFrame]:
+    """One picture per moment: the pose pass's thumbnail nearest to it with the skeleton drawn on it.
+
+    Without thumbnails (keypoint inputs, or a pose made without them) the skeleton is drawn on a blank canvas;
+    the input file is never opened again.
+    """
     from crosstrainer.report.drawing import blank_canvas_for, draw_skeleton, draw_skeleton_on_canvas, to_data_uri
 
-    assessment = result.assessment
     pose = result.pose
-    is_video = assessment.input.kind == "video"
-    source = result.source_path or assessment.input.path
-    size = _video_size(source) if is_video and source and Path(source).is_file() else None
+    is_video = result.assessment.input.kind == "video"
+    thumbs = _thumbnails(pose)
+    thumb_times = np.asarray(thumbs.get("times_s", []), np.float64)
     frames: list[_KeyFrame] = []
     canvas_fit = None
     for m in moments:
-        idx = _nearest_pose_index(pose, m.time_s) if pose is not None else None
         highlight = _highlight_for(m.attribute)
-        image = _read_frame(source, m.time_s) if size is not None else None
+        image, t_frame = None, m.time_s
+        if len(thumb_times):
+            j = int(np.argmin(np.abs(thumb_times - m.time_s)))
+            image, t_frame = _decode_jpeg(thumbs["jpeg"][j]), float(thumb_times[j])
         if image is not None:
+            idx = _nearest_pose_index(pose, t_frame) if pose is not None else None
             if pose is not None and idx is not None:
-                sx, sy = image.shape[1] / size[0], image.shape[0] / size[1]
-                image = draw_skeleton(image, pose.xy[idx], pose.conf[idx], scale=(sx, sy), highlight=highlight)
-                note = f"frame at {_fmt_s(m.time_s)}, pose at {_fmt_s(float(pose.times_s[idx]))}"
+                w, h = thumbs.get("frame_size") or (image.shape[1], image.shape[0])
+                scale = (image.shape[1] / w, image.shape[0] / h)
+                image = draw_skeleton(image, pose.xy[idx], pose.conf[idx], scale=scale, highlight=highlight)
+                note = f"frame at {_fmt_s(t_frame)}, pose at {_fmt_s(float(pose.times_s[idx]))}"
             else:
-                note = f"frame at {_fmt_s(m.time_s)} (no pose)"
+                note = f"frame at {_fmt_s(t_frame)} (no pose)"
             frames.append(_KeyFrame(m, to_data_uri(image), note))
-        elif pose is not None and idx is not None:
+            continue
+        idx = _nearest_pose_index(pose, m.time_s) if pose is not None else None
+        if pose is not None and idx is not None:
             if canvas_fit is None:
                 canvas_fit = blank_canvas_for(pose.xy, pose.conf)
             canvas, scale, offset = canvas_fit
@@ -454,7 +424,7 @@ def _json_for_script(a: Assessment) -> str:
 
 
 def render_report(result: AssessmentResult, *, key_frames: bool = True) -> str:
-    """The whole report as one HTML string (self-contained; decodes key frames from ``result.source_path``)."""
+    """The whole report as one HTML string (self-contained; key frames from the pose pass's thumbnails)."""
     a = result.assessment
     moments = key_moments(a) if key_frames else []
     if key_frames and not moments and (result.pose is not None or a.input.kind == "video"):
@@ -485,11 +455,10 @@ def render_report(result: AssessmentResult, *, key_frames: bool = True) -> str:
 
 
 def write_report(result: AssessmentResult, path: str | Path) -> Path:
-    """Render the report and write it to ``path`` (parent folders are created). Returns the path."""
+    """Render the report and write it to ``path`` atomically (parent folders are created). Returns the path."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_report(result), encoding="utf-8")
-    return out
+    return atomic_write_text(out, render_report(result))
 
 
 def load_assessment_json(text: str) -> dict[str, Any]:

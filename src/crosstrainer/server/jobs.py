@@ -1,8 +1,9 @@
 """A bounded job queue for the web app: at most ``max_jobs`` assessments run at once, ``queue_size`` wait.
 
 A job goes ``queued -> running -> done`` (or ``failed``). While it runs, the assessor's progress callback
-updates ``stage`` and ``progress`` (0..1). When it ends, the report is rendered (key frames need the video)
-and the uploaded file is deleted. Example of a job as the API shows it::
+updates ``stage`` and ``progress`` (0..1). When it ends, the report is rendered (its key frames come from the
+thumbnails the pose pass kept, not from the video) and the uploaded file is deleted. Example of a job as the API
+shows it::
 
     {"id": "3f2a...", "status": "running", "stage": "pose", "progress": 0.42, "filename": "curl.mp4"}
 

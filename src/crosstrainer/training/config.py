@@ -141,6 +141,18 @@ class TrainConfig:
         return docs
 
     @classmethod
+    def help_text(cls) -> str:
+        """One line per field, ``name (type, default): doc``, for ``crosstrainer train --help`` (reST quotes dropped).
+
+        >>> TrainConfig.help_text().splitlines()[3]
+        'lora_r (int, 16): LoRA rank (paper: 128).'
+        """
+        docs = cls.field_docs()
+        defaults = cls().to_dict()
+        lines = (f"{f.name} ({f.type}, {defaults[f.name]!r}): {docs[f.name]}" for f in fields(cls))
+        return "\n".join(line.replace("``", "") for line in lines)
+
+    @classmethod
     def load(cls, preset_or_path: str, overrides: list[str] | None = None) -> TrainConfig:
         """Load a preset (``embedded``, ``research``, ``tiny``) or a YAML path, then apply ``key=value`` overrides."""
         path = Path(preset_or_path)

@@ -12,7 +12,7 @@ engine (DDP, FSDP or DeepSpeed, as the accelerate config says) and only the main
 ``metrics.jsonl`` and the model.
 
 Resumable: every ``save_every`` steps the trainable weights, optimizer, scheduler, torch RNG and position are
-written atomically (``state.pt.tmp`` then ``os.replace``) to ``<work>/checkpoint/state.pt``; rerunning the same
+written atomically (a temporary file, then ``os.replace``) to ``<work>/checkpoint/state.pt``; rerunning the same
 command continues from there ("stage I: resuming at step N/T"). Batches depend only on (seed, stage, step,
 process), so a resumed single-process run reproduces the uninterrupted one.
 
@@ -36,10 +36,11 @@ import numpy as np
 import torch
 
 from crosstrainer import __version__
-from crosstrainer.attributes.vocabulary import Attribute, Vocabulary
+from crosstrainer.attributes.vocabulary import Attribute, Vocabulary, normalise_name
 from crosstrainer.data.sample import Sample, ordered_levels
 from crosstrainer.errors import UsageError
 from crosstrainer.features.provider import FeatureProvider
+from crosstrainer.fileio import atomic_write, atomic_write_text
 from crosstrainer.model import prompts
 from crosstrainer.model.checkpoint import Manifest, save_model
 from crosstrainer.model.crosstrainer import CrossTrainerModel, Turn
@@ -104,7 +105,7 @@ def vocabulary_from_samples(samples: list[Sample], base: Vocabulary | None = Non
     for smp in samples:
         for com in smp.commentary:
             for name in com.attributes or []:
-                key = " ".join(name.lower().split())
+                key = normalise_name(name)
                 if base is not None and (hit := base.get(key)) is not None:
                     key = hit.name
                 a = attrs.setdefault(key, Attribute(name=key))
@@ -142,7 +143,7 @@ def canonicalize_attributes(samples: list[Sample], vocabulary: Vocabulary) -> li
             names: list[str] = []
             for raw in com.attributes:
                 hit = vocabulary.get(raw)
-                name = hit.name if hit is not None else " ".join(raw.lower().split())
+                name = hit.name if hit is not None else normalise_name(raw)
                 if name and name not in names:
                     names.append(name)
             commentary.append(com.model_copy(update={"attributes": names}))
@@ -269,22 +270,21 @@ class Trainer:
             return
         ckpt = self.out / "checkpoint"
         ckpt.mkdir(exist_ok=True)
-        tmp = ckpt / "state.pt.tmp"
-        torch.save(
-            {
-                "stage": stage,
-                "step": step,
-                "done": done,
-                "trainable": self._trainable_state(),
-                "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(),
-                "torch_rng": torch.get_rng_state(),
-                "num_processes": self.acc.num_processes,
-                "config": self.cfg.to_dict(),
-            },
-            tmp,
-        )
-        os.replace(tmp, ckpt / "state.pt")
+        with atomic_write(ckpt / "state.pt", "wb") as fh:
+            torch.save(
+                {
+                    "stage": stage,
+                    "step": step,
+                    "done": done,
+                    "trainable": self._trainable_state(),
+                    "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(),
+                    "torch_rng": torch.get_rng_state(),
+                    "num_processes": self.acc.num_processes,
+                    "config": self.cfg.to_dict(),
+                },
+                fh,
+            )
 
     def _truncate_metrics(self, stage: int, step: int) -> None:
         """Drop metric lines logged after the checkpoint we resume from (a killed run may have logged past it)."""
@@ -299,9 +299,7 @@ class Trainer:
                 continue
             if (rec.get("stage", 0), rec.get("step", 0)) <= (stage, step):
                 keep.append(line)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text("".join(x + "\n" for x in keep), encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_text(path, "".join(x + "\n" for x in keep))
 
     def _read_checkpoint(self) -> dict[str, Any] | None:
         path = self.out / "checkpoint" / "state.pt"

@@ -1,4 +1,4 @@
-"""Video decoding with PyAV: probe, sampled RGB frames, one frame at a time, and a decode-only benchmark floor.
+"""Video decoding with PyAV: probe (cached per file), sampled RGB frames, and a decode-only benchmark floor.
 
 Every frame is decoded (codecs need it), but only the sampled ones are converted to RGB and downscaled, in one
 swscale pass (``VideoFrame.reformat``): that is the hot path of ``crosstrainer assess``.
@@ -12,9 +12,11 @@ swscale pass (``VideoFrame.reformat``): that is the hot path of ``crosstrainer a
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -32,7 +34,7 @@ class VideoInfo:
 
     ``num_frames`` is the stream's frame count when the container stores one, else ``round(duration_s * fps)``.
     ``rotation`` is the display rotation in degrees from the stream's metadata (phones write 90/-90/180);
-    ``iter_frames`` and ``read_frame_at`` apply it, and ``width``/``height`` are the size after rotation.
+    ``iter_frames`` applies it, and ``width``/``height`` are the size after rotation.
     """
 
     path: str
@@ -89,12 +91,48 @@ def _first_frame(container: av.container.InputContainer, stream, path: str | Pat
     raise InvalidVideoError(f"{path} has no video frames")
 
 
+_PROBE_CACHE: OrderedDict[tuple, VideoInfo] = OrderedDict()
+_PROBE_CACHE_SIZE = 64
+_PROBE_LOCK = threading.Lock()
+
+
+def _probe_key(path: str | Path) -> tuple | None:
+    """(resolved path, size, mtime, inode) of a regular file, or None (missing, a folder...: not cached)."""
+    try:
+        p = Path(path).resolve()
+        st = p.stat()
+    except (OSError, RuntimeError):
+        return None
+    if not p.is_file():
+        return None
+    return str(p), st.st_size, st.st_mtime_ns, st.st_ino
+
+
 def probe_video(path: str | Path) -> VideoInfo:
     """Read the container header and decode the first frame (to prove the video is readable).
 
     Raises ``InputNotFoundError`` (missing file) or ``InvalidVideoError`` (not a video, corrupt, no frames).
     When the container stores no duration, the packets are counted (demux only, no decoding).
+    Results are cached per (resolved path, size, mtime): the preflight check, the pose pass and ``iter_frames``
+    share one probe; a changed file is probed again. Failures are not cached.
     """
+    key = _probe_key(path)
+    if key is not None:
+        with _PROBE_LOCK:
+            hit = _PROBE_CACHE.get(key)
+            if hit is not None:
+                _PROBE_CACHE.move_to_end(key)
+                return replace(hit, path=str(path))
+    info = _probe(path)
+    if key is not None:
+        with _PROBE_LOCK:
+            _PROBE_CACHE[key] = info
+            while len(_PROBE_CACHE) > _PROBE_CACHE_SIZE:
+                _PROBE_CACHE.popitem(last=False)
+    return replace(info)
+
+
+def _probe(path: str | Path) -> VideoInfo:
     container = _open(path)
     try:
         stream = _video_stream(container, path)
@@ -216,41 +254,6 @@ def sampling_step(fps: float, sample_fps: float | None) -> int:
     if not sample_fps or sample_fps <= 0 or fps <= 0:
         return 1
     return max(1, round(fps / sample_fps))
-
-
-def read_frame_at(path: str | Path, time_s: float, max_side: int | None = 640) -> np.ndarray:
-    """The RGB frame nearest to ``time_s`` (seconds from the first frame), for key frames in reports.
-
-    Seeks to the key frame before ``time_s`` and decodes forward; times past the end give the last frame.
-    """
-    container = _open(path)
-    try:
-        stream = _video_stream(container, path)
-        stream.thread_type = "AUTO"
-        fps = float(stream.average_rate or stream.guessed_rate or 0) or 30.0
-        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
-        target = start + max(0.0, float(time_s))
-        if stream.time_base is not None and target > start:
-            container.seek(int(target / stream.time_base), stream=stream, backward=True, any_frame=False)
-        best: av.VideoFrame | None = None
-        best_dt = float("inf")
-        try:
-            for i, frame in enumerate(container.decode(stream)):
-                t = _frame_time(frame, i, fps)
-                t = target if t is None else t
-                dt = abs(t - target)
-                if dt <= best_dt:
-                    best, best_dt = frame, dt
-                if t >= target:
-                    break
-        except av.FFmpegError as e:
-            if best is None:
-                raise InvalidVideoError(f"{path} could not be decoded near {time_s:.2f} s ({_short(e)})") from None
-        if best is None:
-            raise InvalidVideoError(f"{path} has no video frame near {time_s:.2f} s")
-        return _to_rgb(best, max_side)
-    finally:
-        container.close()
 
 
 def decode_only(path: str | Path) -> float:

@@ -12,11 +12,15 @@ and use ``crosstrainer.keypoints.io.load_keypoints``, which picks the main perso
 The returned ``PoseSequence`` holds the raw MediaPipe output (pixels of the original frame, ``conf`` = landmark
 visibility, NaN/0 on frames without a pose). Cleaning (gap filling, smoothing) is done by ``KinematicEncoder`` via
 ``keypoints.filtering.clean_pose``, the same for every source, so saved keypoints re-encode to identical features.
+
+The pass also keeps small JPEG thumbnails of the frames it decodes (``meta["thumbnails"]``, see ``Thumbnails``): the
+HTML report draws its key frames from them, so the video is decoded once per assessment.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import sys
 import time
@@ -32,6 +36,50 @@ from crosstrainer.video.decode import iter_frames, probe_video, sampling_step
 
 MIN_DETECTED_FRACTION = 0.10
 """Fewer sampled frames with a pose than this fraction raise ``NoPersonError``."""
+
+
+class Thumbnails:
+    """Small JPEG copies of decoded frames, one every ``every_s`` seconds, within ``max_bytes`` in total.
+
+    ``add(t, rgb)`` keeps the frame when ``every_s`` has passed since the last one kept, downscaled so the longer
+    side is at most ``side`` pixels. When the JPEGs outgrow ``max_bytes`` (a long video), every other one is dropped
+    and the interval doubles, so a clip of any length keeps evenly spaced thumbnails in at most ``max_bytes`` (at the
+    defaults a 320x180 thumbnail is about 10 kB: a 10-minute video keeps one every 1 or 2 s, under 8 MiB).
+
+    >>> strip = Thumbnails(every_s=0.5)
+    >>> for i in range(20):
+    ...     strip.add(i / 10, np.zeros((360, 640, 3), np.uint8))
+    >>> strip.to_meta((640, 360))["times_s"], strip.to_meta((640, 360))["frame_size"]
+    ([0.0, 0.5, 1.0, 1.5], [640, 360])
+    """
+
+    def __init__(self, every_s: float = 0.5, side: int = 320, max_bytes: int = 8 * 2**20, quality: int = 75) -> None:
+        self.every_s, self.side, self.max_bytes, self.quality = float(every_s), int(side), int(max_bytes), int(quality)
+        self.times_s: list[float] = []
+        self.jpeg: list[bytes] = []
+        self.nbytes = 0
+
+    def add(self, t: float, rgb: np.ndarray) -> None:
+        """Keep a thumbnail of ``rgb`` (H, W, 3 uint8) at ``t`` seconds if one is due."""
+        if self.times_s and t < self.times_s[-1] + self.every_s - 1e-3:
+            return
+        from PIL import Image
+
+        image = Image.fromarray(np.ascontiguousarray(rgb))
+        image.thumbnail((self.side, self.side), Image.Resampling.BILINEAR)
+        buf = io.BytesIO()
+        image.save(buf, format="JPEG", quality=self.quality)
+        self.times_s.append(round(float(t), 3))
+        self.jpeg.append(buf.getvalue())
+        self.nbytes += len(self.jpeg[-1])
+        while self.nbytes > self.max_bytes and len(self.jpeg) > 1:
+            self.times_s, self.jpeg = self.times_s[::2], self.jpeg[::2]
+            self.nbytes = sum(map(len, self.jpeg))
+            self.every_s *= 2
+
+    def to_meta(self, frame_size: tuple[int, int]) -> dict:
+        """``{"times_s", "jpeg", "frame_size"}``; ``frame_size`` (width, height) is the frame the pose pixels are in."""
+        return {"times_s": list(self.times_s), "jpeg": list(self.jpeg), "frame_size": [int(v) for v in frame_size]}
 
 
 @contextlib.contextmanager
@@ -93,7 +141,8 @@ class PoseEstimator:
 
     ``estimate`` returns a CT17 ``PoseSequence`` in pixels of the ORIGINAL frame (x and y share units) with
     ``meta = {"video": VideoInfo dict, "timings": {"decode_s", "pose_s"}, "detected_frames", "frames",
-    "layout": "mediapipe33", "estimator": ...}``.
+    "layout": "mediapipe33", "estimator": ..., "thumbnails": Thumbnails.to_meta()}``. ``thumbnail_every_s=None``
+    keeps no thumbnails.
     """
 
     def __init__(
@@ -103,12 +152,14 @@ class PoseEstimator:
         min_detection_confidence: float = 0.5,
         min_tracking_confidence: float = 0.5,
         quiet: bool = True,
+        thumbnail_every_s: float | None = 0.5,
     ) -> None:
         self.sample_fps = sample_fps
         self.max_side = max_side
         self.min_detection_confidence = min_detection_confidence
         self.min_tracking_confidence = min_tracking_confidence
         self.quiet = quiet
+        self.thumbnail_every_s = thumbnail_every_s
 
     def config(self) -> dict:
         return {
@@ -132,6 +183,7 @@ class PoseEstimator:
         _silence_python_logs()
         times: list[float] = []
         rows: list[np.ndarray] = []
+        thumbs = Thumbnails(self.thumbnail_every_s) if self.thumbnail_every_s else None
         decode_s = pose_s = 0.0
         with quiet_native_stderr(self.quiet):
             import mediapipe as mp
@@ -158,6 +210,8 @@ class PoseEstimator:
                     pose_s += time.perf_counter() - t0
                     rows.append(_landmarks_array(result, info.width, info.height))
                     times.append(t)
+                    if thumbs is not None:
+                        thumbs.add(t, rgb)
                     if progress is not None:
                         progress(min(1.0, len(rows) / expected))
             finally:
@@ -179,6 +233,8 @@ class PoseEstimator:
             "layout": "mediapipe33",
             "estimator": self.config(),
         }
+        if thumbs is not None:
+            meta["thumbnails"] = thumbs.to_meta((info.width, info.height))
         return PoseSequence(xy=xy, conf=conf, times_s=np.asarray(times), fps=fps, source=str(path), meta=meta)
 
 
