@@ -76,12 +76,12 @@ def synthetic_curl(
         xy[:, J[f"{s}_wrist"], 1] = el[:, 1] - 55 * np.cos(np.pi - theta)
     if swing_deg is not None:
         k = np.clip(((t - rest_s) // period_s).astype(int), 0, n_reps - 1)
-        phi = -np.radians(np.asarray(swing_deg)[k] * e)  # negative: backwards (the person faces +x)
+        phi = np.radians(np.asarray(swing_deg)[k] * e)
         hip = xy[:, J["left_hip"]].copy()
         for name in UPPER:
             d = xy[:, J[name]] - hip
             c, s_ = np.cos(phi), np.sin(phi)
-            # image y is down: rotating "up" (-y) towards -x for negative phi
+            # image y is down: "up" (0, -1) turns to (-sin, -cos), backwards since the person faces +x
             xy[:, J[name], 0] = hip[:, 0] + c * d[:, 0] + s_ * d[:, 1]
             xy[:, J[name], 1] = hip[:, 1] - s_ * d[:, 0] + c * d[:, 1]
     xy += np.random.default_rng(seed).normal(0, noise, xy.shape)

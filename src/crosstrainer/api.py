@@ -23,6 +23,7 @@ from crosstrainer.keypoints.skeleton import PoseSequence
 from crosstrainer.model.checkpoint import LoadedParts
 from crosstrainer.model.predict import Prediction, predict
 from crosstrainer.schema import Assessment, AttributeResult, InputInfo, ModelInfo, Proficiency, Timeline
+from crosstrainer.text.validate import clean_sport
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models" / "default"
 LOW_VISIBILITY = 0.6
@@ -70,6 +71,44 @@ def _r(values: Any, digits: int = 4) -> list[float]:
     return [round(float(v), digits) for v in values]
 
 
+@dataclass
+class Movement:
+    """What the pose says without the model: repetitions and the backbone attributes' measurements."""
+
+    repetitions: Any = None  # movement.repetitions.RepetitionReport
+    measurements: dict[str, Any] = field(default_factory=dict)  # name -> movement.measures.Measurement
+
+
+def analyse_movement(pose: PoseSequence) -> Movement:
+    """Repetitions and measurements of ``pose``; a pose too short or too sparse to analyse gives an empty result."""
+    from crosstrainer.movement.measures import measure
+    from crosstrainer.movement.repetitions import find_repetitions
+
+    try:
+        reps = find_repetitions(pose)
+    except (ValueError, IndexError, FloatingPointError):
+        reps = None
+    try:
+        measurements = measure(pose, reps)
+    except (ValueError, IndexError, FloatingPointError):
+        measurements = {}
+    return Movement(reps, measurements)
+
+
+def repetition_windows(movement: Movement, times_s: np.ndarray, max_windows: int = 64) -> list[tuple[int, int]] | None:
+    """Feature-row spans of the repetitions (each at least one second), or None to use fixed windows."""
+    reps = movement.repetitions
+    if reps is None or not reps.repetitions or len(reps.repetitions) > max_windows or not len(times_s):
+        return None
+    t0, n = float(times_s[0]), len(times_s)
+    spans = []
+    for r in reps.repetitions:
+        a = int(np.clip(np.floor(r.start_s - t0), 0, n - 1))
+        b = int(np.clip(np.ceil(r.end_s - t0), a + 1, n))
+        spans.append((a, b))
+    return spans
+
+
 def build_assessment(
     pred: Prediction,
     clip: ClipFeatures,
@@ -80,10 +119,17 @@ def build_assessment(
     kind: Literal["video", "keypoints"],
     info: dict[str, Any],
     sport: str | None,
+    movement: Movement | None = None,
 ) -> Assessment:
     """The ``crosstrainer.assessment/v1`` record of one prediction (seconds come from ``clip.times_s``)."""
+    from crosstrainer.model.calibration import assess_confidence
+    from crosstrainer.model.feedback import compose_feedback
+
     vocab, m = parts.vocabulary, parts.manifest
+    movement = movement or Movement()
     times = clip.times_s
+    reps = movement.repetitions
+    rep_rows = repetition_windows(movement, times)
 
     def seconds(span: tuple[int, int]) -> tuple[float, float]:
         return float(times[span[0]]), float(times[span[1] - 1] + 1.0)
@@ -91,24 +137,56 @@ def build_assessment(
     timeline_attrs = {n: _r(pred.attribute_timeline[:, j]) for j, n in enumerate(pred.attribute_names)}
     attributes = []
     for rec in pred.attributes:
-        spans = [seconds(s) for s in rec.spans]
-        if rec.name not in timeline_attrs:
-            row = np.zeros(clip.num_seconds)
-            for (a, b), c in zip(spans, rec.confidences):
-                row[(times >= a - 1e-6) & (times < b - 1e-6)] = c
-            timeline_attrs[rec.name] = _r(row)
         attr = vocab.get(rec.name)
+        extra: dict[str, Any] = {}
+        if rep_rows is not None:
+            extra["repetitions"] = sorted({i + 1 for i, span in enumerate(rep_rows) if span in rec.spans})
+        if rec.name in movement.measurements:
+            extra["measured"] = movement.measurements[rec.name].to_dict()
         attributes.append(
             AttributeResult(
                 name=rec.name,
                 confidence=round(rec.confidence, 4),
-                windows=_merge_windows(spans),
+                windows=_merge_windows([seconds(s) for s in rec.spans]),
                 definition=attr.definition if attr else None,
+                **extra,
             )
         )
+    positive = pred.level == pred.levels[-1]
+    lines, rejected = (
+        compose_feedback(
+            pred.feedback,
+            [a.name for a in pred.attributes],
+            movement.measurements,
+            reps,
+            vocab,
+            positive=positive,
+            contributions=pred.contributions,
+        )
+        if pred.generated
+        else ([], [])
+    )
     warnings = _warnings(pose, clip, info)
-    if pred.generated and not pred.feedback:
-        warnings.append("the language model gave no feedback text for this clip")
+    visibility = float(np.mean(clip.visibility)) if clip.num_seconds else 0.0
+    confidence, reasons = assess_confidence(
+        pred.familiarity, pred.familiarity_threshold, visibility, float(info["duration_s"])
+    )
+    proficiency_extra: dict[str, Any] = {"confidence": confidence, "confidence_reasons": reasons}
+    if pred.familiarity is not None:
+        proficiency_extra["familiarity"] = {
+            "distance": round(pred.familiarity, 3),
+            "threshold": round(float(pred.familiarity_threshold or 0.0), 3),
+        }
+    if pred.contributions:
+        proficiency_extra["attribute_contributions"] = pred.contributions
+    if parts.head is not None and pred.probe_probs is not None:
+        best = int(np.argmax(pred.probe_probs))
+        proficiency_extra["probe"] = {"level": pred.levels[best], "probabilities": _r(pred.probe_probs)}
+    extra_fields: dict[str, Any] = {}
+    if reps is not None:
+        extra_fields["repetitions"] = reps.to_dict()
+    if rejected:
+        extra_fields["feedback_rejected"] = rejected
     return Assessment(
         input=InputInfo(
             path=path, kind=kind, duration_s=round(float(info["duration_s"]), 3), fps=round(float(info["fps"]), 3)
@@ -120,14 +198,17 @@ def build_assessment(
             probabilities=_r(pred.probs),
             score=round(pred.score, 4),
             llm_level=pred.llm_level,
+            **proficiency_extra,
         ),
         attributes=attributes,
-        feedback=pred.feedback,
+        feedback=[line.text for line in lines],
+        feedback_source=[line.source for line in lines],
         timeline=Timeline(times_s=_r(times, 3), attributes=timeline_attrs, visibility=_r(clip.visibility, 3)),
         warnings=warnings,
         model=ModelInfo(name=m.name, version=m.version),
         stage1_windows=[{"window": list(seconds((w.start, w.end))), "text": w.text} for w in pred.windows],
         llm_text=pred.llm_text,
+        **extra_fields,
     )
 
 
@@ -211,13 +292,20 @@ class Assessor:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         report("features", 0.0)
+        sport = clean_sport(sport)
         clip = self.encoder.encode(pose)
+        movement = analyse_movement(pose)
         timings["features_s"] = time.perf_counter() - t0
         t1 = time.perf_counter()
-        pred = predict(self.model, self.parts, clip.features, sport=sport, generate=generate, progress=progress)
+        windows = repetition_windows(movement, clip.times_s)
+        pred = predict(
+            self.model, self.parts, clip.features, sport=sport, generate=generate, windows=windows, progress=progress
+        )
         timings["llm_s"] = time.perf_counter() - t1
         timings["assess_s"] = time.perf_counter() - t0
-        assessment = build_assessment(pred, clip, pose, self.parts, path=path, kind=kind, info=info, sport=sport)
+        assessment = build_assessment(
+            pred, clip, pose, self.parts, path=path, kind=kind, info=info, sport=sport, movement=movement
+        )
         report("done", 1.0)
         return AssessmentResult(assessment, pose, clip, {k2: round(v, 4) for k2, v in timings.items()}, path)
 

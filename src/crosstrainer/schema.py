@@ -47,6 +47,8 @@ class Proficiency(_Open):
     probabilities: list[float]
     score: float = Field(ge=0.0, le=1.0, description="0..1, higher = more proficient")
     llm_level: str | None = Field(None, description="the level the language model states, when it states one")
+    confidence: Literal["high", "low"] = Field("high", description="low: unfamiliar movement, body hidden or clip short")
+    confidence_reasons: list[str] = Field(default_factory=list)
 
 
 class AttributeResult(_Open):
@@ -74,6 +76,10 @@ class Assessment(_Open):
     proficiency: Proficiency
     attributes: list[AttributeResult]
     feedback: list[str]
+    feedback_source: list[Literal["model", "grounded"]] = Field(
+        default_factory=list, description="per feedback line: checked model text, or built from a measurement"
+    )
+    repetitions: dict | None = Field(None, description="repetition count and timing (crosstrainer.movement)")
     timeline: Timeline | None = None
     warnings: list[str] = Field(default_factory=list)
     model: ModelInfo

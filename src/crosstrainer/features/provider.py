@@ -31,6 +31,18 @@ def load_feature_file(path: str | Path) -> np.ndarray:
     return PrecomputedEncoder().encode(path).features
 
 
+HEAD_VIEWS = ("front", "side_left", "oblique_right")
+"""Virtual cameras that 3-D training samples are seen from when the proficiency head is fitted."""
+
+
+def reproject(pose: Any, camera: Any) -> Any:
+    """``pose`` (with 3-D joints in ``pose.meta["xyz"]``) as a 2-D sequence seen from ``camera``."""
+    from crosstrainer.keypoints.projection import project
+
+    meta = {k: v for k, v in pose.meta.items() if k not in ("xyz", "camera", "view")}
+    return project(pose.meta["xyz"], camera, conf=pose.conf, times_s=pose.times_s, fps=pose.fps, meta=meta)
+
+
 class FeatureProvider:
     def __init__(self, encoder: str = "pose", feature_cache: str | Path | None = None, augment: bool = False) -> None:
         self.encoder_name = encoder
@@ -63,12 +75,25 @@ class FeatureProvider:
             }
         return {"name": self.encoder_name, "version": "external", "config": {}, "dim": None}
 
+    def views(self, sample: Sample, cameras: tuple[str, ...] = HEAD_VIEWS) -> list[np.ndarray]:
+        """Per-second features of ``sample`` seen from each virtual camera when it has 3-D joints
+        (``pose.meta["xyz"]``, e.g. UI-PRMD), else its one set of features."""
+        pose = sample.pose
+        if pose is None or pose.meta.get("xyz") is None:
+            return [self.clip(sample)]
+        return [self.pose_encoder.encode(reproject(pose, camera)).features for camera in cameras]
+
     def clip(
         self, sample: Sample, window: tuple[float, float] | None = None, rng: np.random.Generator | None = None
     ) -> np.ndarray:
-        """(S, D) features of ``sample`` restricted to ``window`` seconds (None: whole clip)."""
+        """(S, D) features of ``sample`` restricted to ``window`` seconds (None: whole clip). With ``rng`` and
+        augmentation on, 3-D samples are first seen from a random virtual camera."""
         if sample.pose is not None:
             pose = sample.pose
+            if rng is not None and self.augment and pose.meta.get("xyz") is not None:
+                from crosstrainer.keypoints.projection import random_camera
+
+                pose = reproject(pose, random_camera(rng))
             if window is not None:
                 pose = crop(pose, pose.times_s[0] + window[0], pose.times_s[0] + window[1])
             if rng is not None and self.augment:

@@ -7,7 +7,8 @@ Layout::
     model.json            manifest: format, name, version, LLM, encoder (name/version/config), levels, metrics
     projector.safetensors f_m weights and input statistics
     adapter/              LoRA adapter (peft ``save_pretrained``)
-    probes.safetensors    proficiency probe and per-second attribute probe
+    probes.safetensors    proficiency probe, per-second attribute probe, and (pose models) the attribute head
+                          and the familiarity statistics (``head.*``, ``familiarity.*``)
     vocabulary.json       the skill-attribute vocabulary (crosstrainer.vocabulary/v1)
     MODEL_CARD.md         data, license, command, seed, metrics
 """
@@ -26,6 +27,8 @@ import numpy as np
 from crosstrainer.attributes.vocabulary import Vocabulary
 from crosstrainer.errors import InvalidAnnotationError, ModelError
 from crosstrainer.fileio import atomic_write_json
+from crosstrainer.model.calibration import Familiarity
+from crosstrainer.model.heads import AttributeHead
 from crosstrainer.model.probes import LinearProbe
 
 MODEL_FORMAT = "crosstrainer.model/v1"
@@ -46,6 +49,9 @@ class Manifest:
     stage1_max_new_tokens: int = 24
     stage2_max_new_tokens: int = 80
     attribute_threshold: float = 0.5
+    stage1_threshold: float = 0.5
+    head: dict[str, Any] = field(default_factory=dict)
+    calibration: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     train: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -62,6 +68,8 @@ class LoadedParts:
     proficiency_probe: LinearProbe
     attribute_probe: LinearProbe
     folder: Path
+    head: AttributeHead | None = None
+    familiarity: Familiarity | None = None
 
 
 def read_manifest(folder: str | Path) -> Manifest:
@@ -101,7 +109,8 @@ def load_parts(folder: str | Path) -> LoadedParts:
     attr = LinearProbe(probes["attributes.weight"], probes["attributes.bias"], vocab.names, multilabel=True)
     if prof.weight.shape[0] != len(manifest.levels) or attr.weight.shape[0] != len(vocab.names):
         raise ModelError(f"{folder}: probe shapes do not match the levels/vocabulary in the manifest")
-    return LoadedParts(manifest, vocab, prof, attr, folder)
+    head = AttributeHead.from_arrays(probes, manifest.head.get("features", []))
+    return LoadedParts(manifest, vocab, prof, attr, folder, head, Familiarity.from_arrays(probes))
 
 
 def load_model(folder: str | Path) -> tuple[Any, LoadedParts]:
@@ -154,6 +163,7 @@ def save_model(
     attribute_probe: LinearProbe,
     vocabulary: Vocabulary,
     model_card: str,
+    extra_arrays: dict[str, np.ndarray] | None = None,
 ) -> Path:
     """Write every part into a temporary folder, then move it into place (a killed save leaves the old model)."""
     from safetensors.numpy import save_file as save_np
@@ -176,6 +186,7 @@ def save_model(
                 "proficiency.bias": np.ascontiguousarray(proficiency_probe.bias),
                 "attributes.weight": np.ascontiguousarray(attribute_probe.weight),
                 "attributes.bias": np.ascontiguousarray(attribute_probe.bias),
+                **{k: np.ascontiguousarray(v) for k, v in (extra_arrays or {}).items()},
             },
             str(tmp / "probes.safetensors"),
         )

@@ -119,14 +119,23 @@ class CrossTrainerModel(nn.Module):
         return out.loss
 
     @torch.no_grad()
-    def generate(self, turns: list[Turn], max_new_tokens: int = 48) -> list[tuple[str, list[float]]]:
-        """Greedy answers for a batch of turns: [(text, per-token probabilities)], stopping at EOS."""
+    def generate(
+        self,
+        turns: list[Turn],
+        max_new_tokens: int = 48,
+        no_repeat_ngram_size: int = 0,
+        repetition_penalty: float = 1.0,
+    ) -> list[tuple[str, list[float]]]:
+        """Greedy answers for a batch of turns: [(text, per-token probabilities)], stopping at EOS or after
+        ``max_new_tokens``; ``no_repeat_ngram_size`` and ``repetition_penalty`` guard against loops."""
         embeds, _, mask = self._pad(turns, left=True)
         out = self.llm.generate(
             inputs_embeds=embeds,
             attention_mask=mask,
             max_new_tokens=max_new_tokens,
             do_sample=False,
+            no_repeat_ngram_size=no_repeat_ngram_size,
+            repetition_penalty=repetition_penalty,
             eos_token_id=self.eos_id,
             pad_token_id=self.pad_id,
             output_scores=True,

@@ -32,7 +32,8 @@ STAGE1_BATCH = 16
 
 @dataclass
 class WindowAnswer:
-    """Stage I's answer for seconds ``[start, end)`` (row indices of the features): ``"posture, trunk control"``."""
+    """Stage I's answer for seconds ``[start, end)`` (row indices of the features): ``"posture, trunk control"``
+    (or ``"none"``), with the probability of each attribute named."""
 
     start: int
     end: int
@@ -42,13 +43,12 @@ class WindowAnswer:
 
 @dataclass
 class AttributeSpans:
-    """One attribute the model named: vocabulary name (or the raw name when not in the vocabulary), the windows
-    (row-index spans) it was named in and the model's confidence there (probability of its tokens)."""
+    """One vocabulary attribute the model named: the windows (row-index spans) where it did, and its probability
+    there (the model's probability of an answer that names it, among the allowed answers)."""
 
     name: str
     spans: list[tuple[int, int]] = field(default_factory=list)
     confidences: list[float] = field(default_factory=list)
-    in_vocabulary: bool = True
 
     @property
     def confidence(self) -> float:
@@ -57,13 +57,21 @@ class AttributeSpans:
 
 @dataclass
 class Prediction:
-    """Everything the model outputs for one clip (levels in the manifest's order, least to most proficient)."""
+    """Everything the model outputs for one clip (levels in the manifest's order, least to most proficient).
+
+    ``probs`` are the verdict's probabilities: the calibrated attribute head's where the model has one (pose
+    models), else the linear probe's. ``probe_probs`` are always the linear probe's (reported as a baseline).
+    """
 
     levels: list[str]
     probs: np.ndarray
     logits: np.ndarray
     attribute_names: list[str]
     attribute_timeline: np.ndarray
+    probe_probs: np.ndarray | None = None
+    contributions: dict[str, float] = field(default_factory=dict)
+    familiarity: float | None = None
+    familiarity_threshold: float | None = None
     windows: list[WindowAnswer] = field(default_factory=list)
     attributes: list[AttributeSpans] = field(default_factory=list)
     llm_text: str = ""
@@ -82,22 +90,19 @@ class Prediction:
         value = float(np.dot(self.probs, np.linspace(0.0, 1.0, n))) if n > 1 else float(self.probs[0])
         return min(1.0, max(0.0, value))
 
+    @property
+    def unfamiliar(self) -> bool:
+        """True when the clip lies farther from the training clips than the model's familiarity threshold."""
+        return (
+            self.familiarity is not None
+            and self.familiarity_threshold is not None
+            and self.familiarity > self.familiarity_threshold
+        )
+
     def probe_attributes(self, threshold: float) -> list[str]:
         """Vocabulary attributes whose mean per-second probe probability reaches ``threshold``."""
         mean = self.attribute_timeline.mean(0) if len(self.attribute_timeline) else np.zeros(len(self.attribute_names))
         return [n for n, p in zip(self.attribute_names, mean, strict=True) if p >= threshold]
-
-
-def span_confidence(tokenizer: Any, text_ids: list[int], probs: list[float], phrase: str) -> float:
-    """Geometric-mean probability of the generated tokens that spell ``phrase`` in the answer (0 if absent)."""
-    pieces = [tokenizer.decode(text_ids[: i + 1], skip_special_tokens=True) for i in range(len(text_ids))]
-    full = pieces[-1].lower() if pieces else ""
-    start = full.find(phrase.lower())
-    if start < 0 or not probs:
-        return 0.0
-    end = start + len(phrase)
-    chosen = [p for i, p in enumerate(probs) if len(pieces[i]) > start and (i == 0 or len(pieces[i - 1]) < end)]
-    return float(np.exp(np.mean(np.log(np.clip(chosen or probs, 1e-9, 1.0)))))
 
 
 def window_spans(seconds: int, window_s: float) -> list[tuple[int, int]]:
@@ -113,54 +118,75 @@ def predict(
     *,
     sport: str | None = None,
     generate: bool = True,
+    windows: list[tuple[int, int]] | None = None,
     progress: Progress | None = None,
 ) -> Prediction:
-    """Run the probes and (with ``generate``) Stage I per window and Stage II on ``features`` (S, D)."""
+    """Run the head, probes and (with ``generate``) Stage I per window and Stage II on ``features`` (S, D).
+
+    ``windows``: row spans for Stage I (e.g. the clip's repetitions); default: ``manifest.stage1_window_s`` windows.
+    Stage I is constrained to the vocabulary (:mod:`crosstrainer.model.constrained`): an attribute is reported for
+    a window when the model's probability of naming it there reaches ``manifest.stage1_threshold``.
+    """
     import torch
 
     from crosstrainer.errors import ModelError
+    from crosstrainer.model.calibration import cap_probabilities, softmax
+    from crosstrainer.model.constrained import attribute_probabilities, select_attributes
     from crosstrainer.model.crosstrainer import Turn
 
     m, vocab = parts.manifest, parts.vocabulary
     report = progress or (lambda stage, frac: None)
-    if features.ndim != 2 or features.shape[1] != m.projector["in_dim"]:
+    if features.ndim != 2 or features.shape[1] != m.projector["in_dim"] or len(features) == 0:
         raise ModelError(f"{parts.folder}: expects (seconds, {m.projector['in_dim']}) features, got {features.shape}")
     levels = list(m.levels)
     with torch.inference_mode():
         projected = model.project(features).float().cpu().numpy()
     probe = parts.proficiency_probe
     pooled = projected.mean(0, keepdims=True)
+    logits = (pooled.astype(np.float64) @ probe.weight.T.astype(np.float64) + probe.bias)[0]
+    probe_probs = softmax(logits[None])[0]
     pred = Prediction(
         levels=levels,
-        probs=probe.predict_proba(pooled)[0],
-        logits=(pooled.astype(np.float64) @ probe.weight.T.astype(np.float64) + probe.bias)[0],
+        probs=cap_probabilities(softmax(logits[None], m.calibration.get("probe_temperature", 1.0))[0]),
+        logits=logits,
         attribute_names=list(vocab.names),
         attribute_timeline=parts.attribute_probe.predict_proba(projected),
+        probe_probs=probe_probs,
     )
+    if parts.head is not None:
+        raw = np.nan_to_num(features.mean(0, keepdims=True).astype(np.float64))
+        pred.probs = parts.head.predict_proba(raw)[0]
+        pred.logits = np.array([0.0, float(parts.head.logit(raw)[0])])
+        pred.contributions = parts.head.contributions(raw)
+        if parts.familiarity is not None:
+            pred.familiarity = float(parts.familiarity.distance(parts.head._z(raw))[0])
+            pred.familiarity_threshold = parts.familiarity.threshold
     if not generate:
         return pred
-    spans = window_spans(len(features), m.stage1_window_s)
+    spans = windows or window_spans(len(features), m.stage1_window_s)
+    allowed = [n for n in vocab.names if not sport or n.lower() != sport.lower()]  # the sport is never an attribute
     report("attributes", 0.0)
+    by_name: dict[str, AttributeSpans] = {}
     with torch.inference_mode():
         for i in range(0, len(spans), STAGE1_BATCH):
             batch = spans[i : i + STAGE1_BATCH]
             turns = [Turn(features[a:b], prompts.stage1_user(sport)) for a, b in batch]
-            answers = model.generate(turns, max_new_tokens=m.stage1_max_new_tokens)
-            pred.windows += [WindowAnswer(a, b, text, probs) for (a, b), (text, probs) in zip(batch, answers)]
+            for (a, b), probs in zip(batch, attribute_probabilities(model, turns, allowed)):
+                chosen = select_attributes(probs, m.stage1_threshold)
+                pred.windows.append(
+                    WindowAnswer(a, b, prompts.stage1_target([n for n, _ in chosen]), [p for _, p in chosen])
+                )
+                for name, p in chosen:
+                    rec = by_name.setdefault(name, AttributeSpans(name))
+                    rec.spans.append((a, b))
+                    rec.confidences.append(float(p))
             report("attributes", min(1.0, (i + STAGE1_BATCH) / len(spans)))
-        by_name: dict[str, AttributeSpans] = {}
-        for w in pred.windows:
-            ids = model.tokenizer(w.text, add_special_tokens=False)["input_ids"]
-            for name in prompts.parse_attributes(w.text):
-                canon = vocab.get(name)
-                rec = by_name.setdefault(canon.name if canon else name, AttributeSpans(canon.name if canon else name))
-                rec.in_vocabulary = canon is not None
-                rec.spans.append((w.start, w.end))
-                rec.confidences.append(span_confidence(model.tokenizer, ids, w.token_probs[: len(ids)], name))
         pred.attributes = sorted(by_name.values(), key=lambda r: -r.confidence)
         report("feedback", 0.0)
-        turn = Turn(features, prompts.stage2_user(sport, list(by_name)))
-        ((pred.llm_text, _),) = model.generate([turn], max_new_tokens=m.stage2_max_new_tokens)
+        turn = Turn(features, prompts.stage2_user(sport, [r.name for r in pred.attributes]))
+        ((pred.llm_text, _),) = model.generate(
+            [turn], max_new_tokens=m.stage2_max_new_tokens, no_repeat_ngram_size=3, repetition_penalty=1.2
+        )
     pred.llm_level, pred.feedback = prompts.parse_stage2(pred.llm_text, levels)
     pred.generated = True
     return pred

@@ -96,15 +96,19 @@ def odd_window(seconds: float, fps: float, n: int, minimum: int = 3) -> int:
 
 
 def smooth_signal(x: np.ndarray, fps: float, seconds: float = SMOOTH_S) -> np.ndarray:
-    """Median filter (about 0.15 s) then Savitzky-Golay (``seconds``, quadratic); short series are returned as is."""
+    """Median filter (about 0.15 s) then Savitzky-Golay (``seconds``, quadratic) along axis 0 of (T,) or (T, K).
+
+    Short series are returned as they are. The median filter's edges keep the original values (it pads with zeros).
+    """
     n = len(x)
     k = odd_window(0.15, fps, n)
-    y = medfilt(x, k) if k >= 3 else x.copy()
-    if k >= 3:  # medfilt pads with zeros: keep the original values at the edges
+    y = np.asarray(x, dtype=np.float64).copy()
+    if k >= 3:
+        med = medfilt(y, [k] + [1] * (y.ndim - 1))
         h = k // 2
-        y[:h], y[n - h :] = x[:h], x[n - h :]
+        y[h : n - h] = med[h : n - h]
     w = odd_window(seconds, fps, n, minimum=5)
-    return savgol_filter(y, w, 2) if w >= 5 else y
+    return savgol_filter(y, w, 2, axis=0) if w >= 5 else y
 
 
 def body_signals(pose: PoseSequence) -> BodySignals:
@@ -134,10 +138,16 @@ def body_signals(pose: PoseSequence) -> BodySignals:
             raw[f"{s}_{j}_forward"] = rel[:, 0]
     raw["hip_height"] = (hip - ankle)[:, 1]
     raw["hip_forward"] = (hip - ankle)[:, 0]
-    for name, x in raw.items():
-        ok = np.isfinite(x)
-        out.available[name] = float(ok.mean())
-        out.values[name] = smooth_signal(fill_nan(x), fps) if ok.any() else x.astype(np.float64)
+    names = list(raw)
+    seen = np.stack([np.isfinite(raw[k]) for k in names], axis=1)  # (T, K)
+    filled = np.stack([fill_nan(raw[k]) for k in names], axis=1)
+    some = seen.any(0)
+    smoothed = filled.copy()
+    if some.any():
+        smoothed[:, some] = smooth_signal(filled[:, some], fps)
+    for i, name in enumerate(names):
+        out.available[name] = float(seen[:, i].mean())
+        out.values[name] = smoothed[:, i]
     return out
 
 

@@ -342,7 +342,7 @@ def _trunk_control(ctx: _Ctx) -> Measurement | None:
     value = float(np.median(per_rep)) if per_rep else robust_range(lean[ctx.window])
     phase = _corr(lean[ctx.window], ctx.u[ctx.window]) if ctx.reps.count else 0.0
     detail = f"trunk swings about {_deg(value)}" + (", in time with the reps" if abs(phase) >= 0.5 else "")
-    return _make(ctx, "trunk control", value, per_rep, detail, in_phase=round(phase, 2))
+    return _make(ctx, "trunk control", value, per_rep, detail, phase_corr=round(phase, 2))
 
 
 def _angle_name(name: str) -> str:
@@ -643,7 +643,8 @@ def _during(m: Measurement, reps: RepetitionReport | None) -> str:
 
 def _num(v: float) -> str:
     """A magnitude for text: whole numbers from 1.5 up, one decimal below."""
-    return f"{abs(v):.0f}" if abs(v) >= 1.5 else f"{abs(v):.1f}"
+    v = abs(float(v))
+    return f"{v:.0f}" if v >= 1.5 or v.is_integer() else f"{v:.1f}"
 
 
 def _deg(v: float) -> str:

@@ -45,7 +45,7 @@ from crosstrainer.movement._signals import BodySignals, body_signals, robust_ran
 MAX_PRIMARY = 4
 PRIMARY_SHARE = 0.5
 STATIC_RANGE = 0.35
-LOW, HIGH = 0.35, 0.65
+LOW, HIGH = 0.3, 0.55
 VALLEY_TOL = 0.1
 MIN_REP_S = 0.5
 MIN_CONFIDENCE = 0.5

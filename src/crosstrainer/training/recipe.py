@@ -42,7 +42,9 @@ from crosstrainer.errors import UsageError
 from crosstrainer.features.provider import FeatureProvider
 from crosstrainer.fileio import atomic_write, atomic_write_text
 from crosstrainer.model import prompts
+from crosstrainer.model.calibration import Familiarity
 from crosstrainer.model.checkpoint import Manifest, save_model
+from crosstrainer.model.heads import AttributeHead
 from crosstrainer.model.crosstrainer import CrossTrainerModel, Turn
 from crosstrainer.model.probes import LinearProbe
 from crosstrainer.model.projector import Projector
@@ -204,6 +206,8 @@ class Trainer:
             cpu=_cpu_processes(),
         )
         self._wrapped: Any = None
+        self.head: AttributeHead | None = None
+        self.familiarity: Familiarity | None = None
         self.out.mkdir(parents=True, exist_ok=True)
         set_seed(cfg.seed)
         self._setup_model()
@@ -420,6 +424,7 @@ class Trainer:
             report["stage1"] = self.run_stage(1, stage1, [], progress)
         report["stage2"] = self.run_stage(2, stage2, stage1 if self.cfg.two_stage else [], progress)
         self.proficiency_probe, self.attribute_probe = self.fit_probes()
+        self.head, self.familiarity = self.fit_head()
         return report
 
     # ---- probes ----------------------------------------------------------------------------------------------
@@ -455,6 +460,33 @@ class Trainer:
             )
         return prof, attr
 
+    def fit_head(self) -> tuple[AttributeHead | None, Familiarity | None]:
+        """The transferable proficiency head on pooled pose features (3-D samples seen from several virtual
+        cameras), grouped by movement, and the familiarity statistics of its standardised inputs (threshold: the
+        99th percentile of the training clips; ``train default`` sets it on held-out clips). Pose encoders only."""
+        if self.provider.encoder_name != "pose" or len(self.levels) != 2:
+            return None, None
+        names = list(self.provider.pose_encoder.kinematics.feature_names)
+        xs, ys, groups = [], [], []
+        for smp in self.samples:
+            if smp.proficiency not in self.levels:
+                continue
+            for feats in self.provider.views(smp):
+                xs.append(np.nan_to_num(feats.mean(0)))
+                ys.append(self.levels.index(smp.proficiency))
+                groups.append(f"{smp.source}:{smp.sport}")
+        if len(set(ys)) < 2:
+            return None, None
+        x = np.stack(xs)
+        head = AttributeHead.fit(x, np.array(ys), names, groups, seed=self.cfg.seed)
+        familiarity = Familiarity.fit(head._z(x))
+        familiarity.threshold = float(np.percentile(familiarity.distance(head._z(x)), 99))
+        self.log(
+            f"proficiency head: C={head.c}, temperature {head.temperature:.2f}, leave-one-movement-out AUROC "
+            f"{max(head.cv.get('auroc', {'-': float('nan')}).values()):.3f} over {len(set(groups))} movements"
+        )
+        return head, familiarity
+
     # ---- save ------------------------------------------------------------------------------------------------
     def save(self, folder: str | Path, metrics: dict[str, Any], model_card: str, train_info: dict[str, Any]) -> Path:
         cfg = self.cfg
@@ -473,6 +505,11 @@ class Trainer:
             max_video_tokens=cfg.max_video_tokens,
             stage1_window_s=cfg.stage1_window_s,
             attribute_threshold=cfg.attribute_threshold,
+            head=(
+                {"features": list(self.head.feature_names), "c": self.head.c, "cv": self.head.cv}
+                if self.head is not None
+                else {}
+            ),
             seed=cfg.seed,
             train={**train_info, "config": cfg.to_dict()},
             metrics=metrics,
@@ -486,7 +523,16 @@ class Trainer:
             self.attribute_probe,
             self.vocabulary,
             model_card,
+            extra_arrays=self._head_arrays(),
         )
+
+    def _head_arrays(self) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        if self.head is not None:
+            out.update(self.head.to_arrays())
+        if self.familiarity is not None:
+            out.update(self.familiarity.to_arrays())
+        return out
 
 
 def recipe_main(
@@ -520,6 +566,7 @@ def recipe_main(
         stage1_items, _ = build_items(samples, cfg)
         report = {"stage1": trainer.run_stage(1, stage1_items, [], progress)}
         trainer.proficiency_probe, trainer.attribute_probe = trainer.fit_probes()
+        trainer.head, trainer.familiarity = trainer.fit_head()
     elif stages == "all":
         report = trainer.fit(progress)
     else:

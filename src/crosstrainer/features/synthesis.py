@@ -1,0 +1,961 @@
+"""Attribute synthesis: physically plausible faulty versions of real correct executions, with a known fault.
+
+Real labelled faults exist for a few exercises only; the skill-attributes (trunk control, range of motion, symmetry,
+...) mean the same on every exercise. From a real CORRECT execution of any *training* movement, each perturbation
+makes a faulty version whose attribute, severity, time window and measured size are known::
+
+    pose2, fault = trunk_sway(pose, np.random.default_rng(0), severity=0.6)
+    fault.to_dict()
+    {"kind": "trunk_sway", "attribute": "trunk control", "severity": 0.6, "window": [0.33, 2.2],
+     "magnitude": 18.2, "unit": "degrees", "description": "trunk sways 18 degrees in phase with the movement",
+     "feedback": "Your trunk swings about 18 degrees: brace your core and keep your torso still.", "params": {...}}
+
+| kind | attribute | what changes |
+|---|---|---|
+| ``trunk_sway`` | trunk control | upper body rotates about the hip centre in phase with the main motion, 8-25 deg |
+| ``trunk_lean`` | posture | constant extra lean of the upper body, 10-30 deg |
+| ``reduced_range`` | range of motion | moving limb segments keep 0.8-0.4 of their swing about the rest position |
+| ``side_lag`` | symmetry | one arm lags the other by 0.15-0.5 s, or swings 20-50 % less |
+| ``hips_drop`` | hip alignment | hips sag/pike off the shoulder-ankle line by 5-15 % of the torso length |
+| ``jerky_tempo`` | movement control | uneven time warp (speed +-30-75 %) and 4-6 Hz tremor bursts in the moving limbs |
+| ``compensating_part`` | compensation | with arm movements hips shift 5-15 % torso; with leg ones arms swing 10-30 deg |
+| ``knee_valgus`` | knee alignment | knees move toward the midline in the loaded phase, 6-18 % torso (front views) |
+| ``weight_shift`` | balance | the body above the ankles drifts sideways over the feet, 10-25 % torso |
+
+How: every change is a rotation of a limb segment (with everything below it) about its parent joint, or of a leg
+about its ankle, so 2-D bone lengths are kept (``knee_valgus`` moves the knee between a fixed hip and ankle: second
+order, < 3 %); feet that stand still stay planted (the body is re-anchored on the stiller ankle, the other leg is
+solved by two-bone IK). Each fault lives in a window (60-100 % of the clip, containing the movement's turning point)
+and enters and leaves with raised-cosine ramps: frames outside the window are bit-identical to the original.
+``check_plausible`` measures bone-length change and frame-to-frame jumps against the original.
+
+With ``pose.meta["xyz"]`` (UI-PRMD) the same edit is lifted to 3-D: each joint moves in the camera's image plane at
+its own depth, so re-projecting the new ``xyz`` with the same camera gives the new 2-D keypoints (the fault lies in
+that camera's image plane; other virtual cameras see it from their side).
+
+**Never perturb a held-out exercise**: ``synthesize`` only transforms what it is given, so the caller must pass the
+training samples only (a movement held out for zero-shot evaluation must not leak in as a synthetic fault).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from crosstrainer.data.sample import Commentary, Sample
+from crosstrainer.encoders.kinematics import DEFAULT_MIN_CONF, MIN_CONF_BY_LAYOUT, body_scale, facing_sign
+from crosstrainer.keypoints.filtering import clean_pose, smooth
+from crosstrainer.keypoints.projection import Camera
+from crosstrainer.keypoints.skeleton import J, PoseSequence
+
+ATTRIBUTES: tuple[str, ...] = (
+    "posture",
+    "trunk control",
+    "compensation",
+    "range of motion",
+    "movement control",
+    "symmetry",
+    "balance",
+    "hip alignment",
+    "knee alignment",
+    "core stability",
+)
+"""The canonical transferable skill-attributes (``core stability`` has no perturbation of its own)."""
+GOOD, FAULTY = "good form", "needs improvement"
+MIN_FRAMES = 20
+"""Clips shorter than this (0.67 s at 30 fps) are not perturbed: too short for a ramp in and out."""
+MAX_BONE_CHANGE = 0.10
+"""``check_plausible``: largest allowed change of a bone's 2-D length, relative to its median length."""
+MAX_JUMP_RATIO = 2.0
+"""``check_plausible``: largest allowed fastest frame-to-frame move, relative to the original's fastest."""
+MIN_SEEN = 0.6
+"""A joint detected on fewer frames than this is not used to analyse the movement."""
+RAMP_S = 0.4
+"""Duration of the raised-cosine ramps that bring a fault in and out (shortened to a third of short windows)."""
+
+_SIDES = ("left", "right")
+_UPPER = [J[n] for n in ("nose", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist")]
+_UPPER += [J["right_wrist"]]
+_FOOT = ("ankle", "heel", "foot_index")
+# segment -> (parent joint, child joint, joints that move with it); parents first
+_SEGMENTS: dict[str, tuple[str, str, tuple[str, ...]]] = {}
+for _s in _SIDES:
+    _SEGMENTS[f"{_s}_upper_arm"] = (f"{_s}_shoulder", f"{_s}_elbow", (f"{_s}_elbow", f"{_s}_wrist"))
+    _SEGMENTS[f"{_s}_thigh"] = (f"{_s}_hip", f"{_s}_knee", (f"{_s}_knee", *(f"{_s}_{f}" for f in _FOOT)))
+for _s in _SIDES:
+    _SEGMENTS[f"{_s}_forearm"] = (f"{_s}_elbow", f"{_s}_wrist", (f"{_s}_wrist",))
+    _SEGMENTS[f"{_s}_shin"] = (f"{_s}_knee", f"{_s}_ankle", tuple(f"{_s}_{f}" for f in _FOOT))
+_JOINT_OF = {"upper_arm": "shoulder", "forearm": "elbow", "thigh": "hip", "shin": "knee"}
+BONES: tuple[tuple[str, str], ...] = (
+    *((f"{s}_shoulder", f"{s}_elbow") for s in _SIDES),
+    *((f"{s}_elbow", f"{s}_wrist") for s in _SIDES),
+    *((f"{s}_hip", f"{s}_knee") for s in _SIDES),
+    *((f"{s}_knee", f"{s}_ankle") for s in _SIDES),
+    *((f"{s}_ankle", f"{s}_heel") for s in _SIDES),
+    *((f"{s}_ankle", f"{s}_foot_index") for s in _SIDES),
+    ("shoulder_centre", "hip_centre"),
+    ("left_shoulder", "right_shoulder"),
+    ("left_hip", "right_hip"),
+)
+"""Joint pairs whose distance ``check_plausible`` follows: limb bones, feet, the trunk (shoulder centre to hip
+centre; its sides bend with the spine), shoulder and hip width."""
+# rounded Dempster/Winter segment masses (fraction of body mass) for the centre of mass
+_COM_PARTS: tuple[tuple[tuple[str, ...], float], ...] = (
+    (("nose",), 0.081),
+    (("left_shoulder", "right_shoulder", "left_hip", "right_hip"), 0.497),
+    *(((f"{s}_shoulder", f"{s}_elbow"), 0.028) for s in _SIDES),
+    *(((f"{s}_elbow", f"{s}_wrist"), 0.022) for s in _SIDES),
+    *(((f"{s}_hip", f"{s}_knee"), 0.100) for s in _SIDES),
+    *(((f"{s}_knee", f"{s}_ankle"), 0.061) for s in _SIDES),
+)
+
+
+class NotApplicable(ValueError):
+    """The perturbation does not fit this clip (too short, the needed joints unseen, no such motion, ...)."""
+
+
+@dataclass
+class Fault:
+    """What a perturbation did: attribute, severity in (0, 1], window in seconds from the clip start, measured size.
+
+    >>> Fault("trunk_lean", "posture", 0.5, (0.2, 1.9), "trunk leans 20 degrees", 20.0, "degrees").to_dict()["window"]
+    [0.2, 1.9]
+    """
+
+    kind: str
+    attribute: str
+    severity: float
+    window: tuple[float, float]
+    description: str
+    magnitude: float
+    unit: str
+    feedback: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["window"] = [float(self.window[0]), float(self.window[1])]
+        return out
+
+
+# ------------------------------------------------------------------------------------------------ small geometry
+def _fill(x: np.ndarray) -> np.ndarray:
+    """Linear interpolation over NaN along time (axis 0, edges held) of every series; all-NaN series stay NaN."""
+    flat = x.reshape(len(x), -1).astype(np.float64)
+    out = flat.copy()
+    idx = np.arange(len(x))
+    for k in np.flatnonzero(~np.isfinite(flat).all(0)):
+        ok = np.isfinite(flat[:, k])
+        if ok.any():
+            out[:, k] = np.interp(idx, idx[ok], flat[ok, k])
+    return out.reshape(x.shape)
+
+
+def _wrap(a: np.ndarray) -> np.ndarray:
+    return (a + np.pi) % (2 * np.pi) - np.pi
+
+
+def _angle(v: np.ndarray) -> np.ndarray:
+    """Direction of 2-D vectors (..., 2) in radians, image coordinates (x right, y down)."""
+    return np.arctan2(v[..., 1], v[..., 0])
+
+
+def _rotate(q: np.ndarray, joints: list[int], pivot: np.ndarray, angle: np.ndarray) -> None:
+    """In place: rotate ``q[:, joints]`` (T, K, 2) about ``pivot`` (T, 2) by ``angle`` (T,) radians."""
+    c, s = np.cos(angle)[:, None], np.sin(angle)[:, None]
+    v = q[:, joints] - pivot[:, None]
+    q[:, joints] = pivot[:, None] + np.stack([c * v[..., 0] - s * v[..., 1], s * v[..., 0] + c * v[..., 1]], -1)
+
+
+def _mid(q: np.ndarray, a: str, b: str) -> np.ndarray:
+    return (q[:, J[a]] + q[:, J[b]]) / 2
+
+
+def _ids(names: tuple[str, ...] | list[str]) -> list[int]:
+    return [J[n] for n in names]
+
+
+def _trunk_angle(q: np.ndarray) -> np.ndarray:
+    """Trunk (hip centre -> shoulder centre) angle from image-up, degrees, positive towards +x."""
+    v = _mid(q, "left_shoulder", "right_shoulder") - _mid(q, "left_hip", "right_hip")
+    return np.degrees(np.arctan2(v[:, 0], -v[:, 1]))
+
+
+def _joint_angle(q: np.ndarray, seg: str) -> np.ndarray:
+    """The kinematic encoder's joint angle (degrees) that ``seg`` (e.g. ``left_forearm``: the elbow) drives."""
+    side, part = seg.split("_", 1)
+    p = {n: q[:, J[f"{side}_{n}"]] for n in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")}
+    trunk_up = _mid(q, "left_shoulder", "right_shoulder") - _mid(q, "left_hip", "right_hip")
+    u, v = {
+        "upper_arm": (p["elbow"] - p["shoulder"], -trunk_up),
+        "forearm": (p["shoulder"] - p["elbow"], p["wrist"] - p["elbow"]),
+        "thigh": (trunk_up, p["knee"] - p["hip"]),
+        "shin": (p["hip"] - p["knee"], p["ankle"] - p["knee"]),
+    }[part]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = (u * v).sum(-1) / (np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1))
+    return np.degrees(np.arccos(np.clip(c, -1.0, 1.0)))
+
+
+def _hip_line_offset(q: np.ndarray, scale: float) -> np.ndarray:
+    """Hip centre above (+, pike) or below (-, sag) the shoulder-ankle line, in torso lengths (as the encoder)."""
+    sh, hip = _mid(q, "left_shoulder", "right_shoulder"), _mid(q, "left_hip", "right_hip")
+    d = _mid(q, "left_ankle", "right_ankle") - sh
+    normal = np.stack([d[:, 1], -d[:, 0]], -1)
+    normal = np.where(normal[:, 1:2] > 0, -normal, normal)  # pointing up in the image (y down)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        normal = normal / np.linalg.norm(normal, axis=-1, keepdims=True)
+    return ((hip - sh) * normal).sum(-1) / scale
+
+
+def _com(q: np.ndarray) -> np.ndarray:
+    """Approximate centre of mass (T, 2): mass-weighted segment midpoints, weights over the parts present."""
+    pts = np.stack([q[:, _ids(names)].mean(1) for names, _ in _COM_PARTS])  # (K, T, 2)
+    w = np.array([m for _, m in _COM_PARTS])[:, None] * np.isfinite(pts).all(-1)
+    return (np.where(w[..., None] > 0, pts, 0.0) * w[..., None]).sum(0) / np.maximum(w.sum(0), 1e-9)[:, None]
+
+
+def _p98(x: np.ndarray) -> float:
+    x = np.abs(x[np.isfinite(x)])
+    return float(np.percentile(x, 98)) if x.size else 0.0
+
+
+def _range(x: np.ndarray) -> float:
+    x = x[np.isfinite(x)]
+    return float(np.percentile(x, 95) - np.percentile(x, 5)) if x.size else 0.0
+
+
+# ------------------------------------------------------------------------------------------------- the analysis
+@dataclass
+class _Clip:
+    """One clip analysed once: raw positions, the main motion and its phase, which limbs move, which feet stand."""
+
+    pose: PoseSequence
+    p: np.ndarray  # (T, 17, 2) raw positions, gaps filled (NaN only for joints never given)
+    seen: np.ndarray  # (17,) fraction of frames each joint is detected (conf >= the encoder's min_conf)
+    scale: float  # torso length in image units
+    theta: dict[str, np.ndarray]  # segment -> (T,) unwrapped direction on the raw positions, radians
+    ranges: dict[str, float]  # segment -> p95-p5 of its direction on the cleaned positions, radians
+    u: np.ndarray  # (T,) phase of the main motion: 0 at rest, 1 at the turning point
+    primary: str
+    static: bool
+    moving: list[str]
+    dominant: str  # "arms", "legs" or "static"
+    front: bool
+    facing: float
+    planted: list[str]
+
+    def has(self, *names: str) -> bool:
+        return all(self.seen[J[n]] >= MIN_SEEN for n in names)
+
+    def present(self, *names: str) -> bool:
+        return all(np.isfinite(self.p[:, J[n]]).all() for n in names)
+
+
+def _analyse(pose: PoseSequence, rng: np.random.Generator) -> _Clip:
+    n = len(pose)
+    if n < MIN_FRAMES:
+        raise NotApplicable(f"clip too short: {n} frames < {MIN_FRAMES}")
+    min_conf = MIN_CONF_BY_LAYOUT.get(str(pose.meta.get("layout", "")), DEFAULT_MIN_CONF)
+    clean = clean_pose(pose, min_conf)
+    seen = (clean.conf > 0).mean(0)
+    cl = _fill(clean.xy.astype(np.float64))
+    cl[:, seen < MIN_SEEN] = np.nan
+    p = _fill(pose.xy.astype(np.float64))
+    scale, _ = body_scale(cl)
+    if not (np.isfinite(scale) and scale > 0):
+        raise NotApplicable("no body scale")
+    fps = float(pose.fps)
+    theta = {s: np.unwrap(_angle(p[:, J[b]] - p[:, J[a]])) for s, (a, b, _) in _SEGMENTS.items()}
+    ranges: dict[str, float] = {}
+    signals: dict[str, np.ndarray] = {}
+    for seg, (a, b, _) in _SEGMENTS.items():
+        if seen[J[a]] >= MIN_SEEN and seen[J[b]] >= MIN_SEEN:
+            signals[seg] = np.unwrap(_angle(cl[:, J[b]] - cl[:, J[a]]))
+            ranges[seg] = _range(signals[seg])
+    if all(seen[J[x]] >= MIN_SEEN for x in ("left_hip", "right_hip", "left_ankle", "right_ankle")):
+        h = _mid(cl, "left_ankle", "right_ankle")[:, 1] - _mid(cl, "left_hip", "right_hip")[:, 1]
+        signals["hip_height"] = h / scale
+    energy = {k: _range(v) for k, v in signals.items()}
+    primary = max(energy, key=energy.get) if energy else "none"
+    static = not energy or energy[primary] < 0.25  # under ~15 degrees (or a quarter torso length)
+    if static:
+        f, ph = rng.uniform(0.3, 0.6), rng.uniform(0, 2 * np.pi)
+        u = 0.5 - 0.5 * np.cos(2 * np.pi * f * (pose.times_s - pose.times_s[0]) + ph)
+    else:
+        sig = smooth(signals[primary][:, None], fps, 0.1)[:, 0].astype(np.float64)
+        lo, hi = np.percentile(sig, [2, 98])
+        ends = np.mean(np.r_[sig[:3], sig[-3:]])
+        rest, turn = (lo, hi) if abs(ends - lo) <= abs(ends - hi) else (hi, lo)
+        u = np.clip((sig - rest) / (turn - rest), 0.0, 1.0)
+    top = max(ranges.values(), default=0.0)
+    moving = [s for s, r in ranges.items() if not static and r >= max(0.26, 0.4 * top)]
+    lead = max(moving, key=lambda s: ranges[s]) if moving else ""
+    dominant = "static" if static else "legs" if primary == "hip_height" or lead.endswith(("thigh", "shin")) else "arms"
+    # front-ish view: shoulders at least 0.35 or hips 0.2 torso lengths apart in the image
+    front = any(
+        seen[J[f"left_{j}"]] >= MIN_SEEN
+        and seen[J[f"right_{j}"]] >= MIN_SEEN
+        and np.nanmedian(np.abs(cl[:, J[f"left_{j}"], 0] - cl[:, J[f"right_{j}"], 0])) >= lim * scale
+        for j, lim in (("shoulder", 0.35), ("hip", 0.2))
+    )
+    planted = [
+        s
+        for s in _SIDES
+        if seen[J[f"{s}_ankle"]] >= MIN_SEEN
+        and np.hypot(*[_range(cl[:, J[f"{s}_ankle"], k]) for k in (0, 1)]) < 0.2 * scale
+    ]
+    planted.sort(key=lambda s: np.hypot(*[_range(cl[:, J[f"{s}_ankle"], k]) for k in (0, 1)]))
+    return _Clip(
+        pose, p, seen, float(scale), theta, ranges, u, primary, static, moving, dominant, front,
+        facing_sign(cl, scale), planted,
+    )  # fmt: skip
+
+
+def _window(c: _Clip, rng: np.random.Generator, min_frac: float = 0.6) -> tuple[int, int, np.ndarray]:
+    """Frames [a, b) covering 60-100 % of the clip and the main motion's turning point, and the weight (T,).
+
+    The weight ramps from 0 to 1 over ``RAMP_S`` (raised cosine) where the window starts or ends inside the clip; a
+    window within a ramp of the clip's start (end) is snapped to it and starts (ends) at full strength.
+    """
+    n = len(c.u)
+    length = max(min(n, MIN_FRAMES), round(n * rng.uniform(min_frac, 1.0)))
+    r = int(np.clip(round(RAMP_S * c.pose.fps), 2, max(2, length // 3)))
+    peak = int(np.argmax(c.u))
+    lo, hi = max(0, peak + r + 1 - length), min(n - length, peak - r)
+    a = int(rng.integers(lo, hi + 1)) if lo <= hi else int(np.clip(peak - length // 2, 0, n - length))
+    b = a + length
+    a, b = (0 if a < r else a), (n if n - b < r else b)
+    i = np.arange(b - a, dtype=np.float64)
+    up = (i + 1) / (r + 1) if a > 0 else np.ones_like(i)
+    down = (b - a - i) / (r + 1) if b < n else np.ones_like(i)
+    w = np.zeros(n)
+    w[a:b] = np.sin(np.pi / 2 * np.clip(np.minimum(up, down), 0.0, 1.0)) ** 2
+    return a, b, w
+
+
+# -------------------------------------------------------------------------------------------------- mechanics
+def _set_angles(q: np.ndarray, c: _Clip, targets: dict[str, np.ndarray], w: np.ndarray) -> None:
+    """In place: turn each segment of ``targets`` (parents first) towards its target direction, blended by ``w``."""
+    for seg, (a, b, sub) in _SEGMENTS.items():
+        if seg not in targets:
+            continue
+        want = c.theta[seg] + w * _wrap(targets[seg] - c.theta[seg])
+        now = _angle(q[:, J[b]] - q[:, J[a]])
+        _rotate(q, _ids(sub), q[:, J[a]], _wrap(want - now))
+
+
+def _plant(q: np.ndarray, c: _Clip) -> None:
+    """In place: keep standing feet where they were (shift the body onto the stiller ankle; IK for the other leg)."""
+    if not c.planted:
+        return
+    anchor = J[f"{c.planted[0]}_ankle"]
+    q += (c.p[:, anchor] - q[:, anchor])[:, None]
+    for s in c.planted[1:]:
+        hip, knee, ank = J[f"{s}_hip"], J[f"{s}_knee"], J[f"{s}_ankle"]
+        l1 = np.linalg.norm(c.p[:, knee] - c.p[:, hip], axis=-1)
+        l2 = np.linalg.norm(c.p[:, ank] - c.p[:, knee], axis=-1)
+        goal = c.p[:, ank] - q[:, hip]
+        d = np.clip(np.linalg.norm(goal, axis=-1), np.abs(l1 - l2) + 1e-9, l1 + l2 - 1e-9)
+        e = goal / np.maximum(np.linalg.norm(goal, axis=-1, keepdims=True), 1e-12)
+        along = (l1**2 - l2**2 + d**2) / (2 * d)
+        across = np.sqrt(np.maximum(l1**2 - along**2, 0.0))
+        side = np.sign(np.cross(c.p[:, ank] - c.p[:, hip], c.p[:, knee] - c.p[:, hip]))
+        perp = np.stack([-e[:, 1], e[:, 0]], -1) * np.where(side == 0, 1.0, side)[:, None]
+        q[:, knee] = q[:, hip] + along[:, None] * e + across[:, None] * perp
+        foot = _ids([f"{s}_{f}" for f in _FOOT])
+        q[:, foot] += (q[:, hip] + d[:, None] * e - q[:, ank])[:, None]
+
+
+def _shift_hips(q: np.ndarray, c: _Clip, disp: np.ndarray, keep_shoulders: bool) -> None:
+    """In place: move the hips by ``disp`` (T, 2), each leg turning about its ankle (or knee).
+
+    ``keep_shoulders``: the trunk turns about the new hips so the shoulders stay (the arms keep their direction);
+    otherwise the upper body moves with the hips.
+    """
+    old_hip = _mid(q, "left_hip", "right_hip")
+    old_sh = _mid(q, "left_shoulder", "right_shoulder")
+    for s in _SIDES:
+        hip = J[f"{s}_hip"]
+        pivot = next((f"{s}_{j}" for j in ("ankle", "knee") if c.present(f"{s}_{j}")), None)
+        if pivot is None:
+            q[:, hip] += disp
+            continue
+        v = q[:, hip] - q[:, J[pivot]]
+        legs = [hip] + ([J[f"{s}_knee"]] if pivot.endswith("ankle") else [])
+        _rotate(q, legs, q[:, J[pivot]], _wrap(_angle(v + disp) - _angle(v)))
+    new_hip = _mid(q, "left_hip", "right_hip")
+    q[:, _UPPER] += (new_hip - old_hip)[:, None]
+    if keep_shoulders:
+        beta = _wrap(_angle(old_sh - new_hip) - _angle(old_sh - old_hip))
+        _rotate(q, _UPPER, new_hip, beta)
+        for s in _SIDES:
+            _rotate(q, _ids([f"{s}_elbow", f"{s}_wrist"]), q[:, J[f"{s}_shoulder"]], -beta)
+
+
+def _rest(c: _Clip, seg: str) -> float:
+    """A segment's direction at rest: its median over the frames where the main motion is near rest."""
+    at_rest = c.u <= 0.15
+    return float(np.median(c.theta[seg][at_rest if at_rest.sum() >= 3 else np.argsort(c.u)[:3]]))
+
+
+def _full(w: np.ndarray) -> np.ndarray:
+    """Frames at full strength (weight 1), else the top third of the window."""
+    full = w >= 1 - 1e-9
+    return full if full.any() else w >= np.max(w) * 0.66
+
+
+# -------------------------------------------------------------------------------------------------- packaging
+def _compose(c: _Clip, q: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The output positions: ``q`` where the weight is > 0, the original elsewhere, NaN where the input was NaN."""
+    orig = c.pose.xy.astype(np.float64)
+    out = np.where((w > 0)[:, None, None], q, orig)
+    out[~np.isfinite(orig)] = np.nan
+    return out
+
+
+def _lift_xyz(pose: PoseSequence, delta: np.ndarray) -> np.ndarray | None:
+    """``meta["xyz"]`` moved so that projecting it with the same camera gives the 2-D keypoints + ``delta`` (pixels)."""
+    xyz, cam, target = pose.meta.get("xyz"), pose.meta.get("camera"), pose.meta.get("target_m")
+    if xyz is None or cam is None or target is None:
+        return None
+    camera = Camera(**{**cam, "image_size": tuple(cam["image_size"])})
+    direction, rot = camera.basis()
+    xyz = np.asarray(xyz, dtype=np.float64)
+    depth = (xyz - (np.asarray(target) + camera.distance_m * direction)) @ rot[2]
+    d = np.nan_to_num(delta)
+    move = (d[..., :1] * rot[0] - d[..., 1:] * rot[1]) * (depth / camera.focal)[..., None]
+    return (xyz + np.nan_to_num(move)).astype(np.float32)
+
+
+def _package(
+    c: _Clip, out: np.ndarray, w: np.ndarray, a: int, b: int, kind: str, severity: float,
+    magnitude: float, unit: str, description: str, params: dict[str, Any],
+) -> tuple[PoseSequence, Fault]:  # fmt: skip
+    pose = c.pose
+    t0 = float(pose.times_s[0])
+    window = (round(float(pose.times_s[a]) - t0, 3), round(float(pose.times_s[b - 1]) - t0 + 1.0 / pose.fps, 3))
+    fault = Fault(kind, KINDS[kind], float(severity), window, description, round(float(magnitude), 3), unit)
+    fault.params = {k: (round(float(v), 4) if isinstance(v, float | np.floating) else v) for k, v in params.items()}
+    fault.feedback = feedback_text(fault)
+    meta = {**pose.meta, "synthetic": fault.to_dict()}
+    xyz = _lift_xyz(pose, out - pose.xy.astype(np.float64))
+    if xyz is not None:
+        meta["xyz"] = xyz
+    src = f"{pose.source}#synth-{kind}" if pose.source else f"synth-{kind}"
+    new = PoseSequence(out.astype(np.float32), pose.conf.copy(), pose.times_s.copy(), pose.fps, src, meta)
+    return new, fault
+
+
+def _start(pose: PoseSequence, rng: np.random.Generator, severity: float) -> _Clip:
+    if not 0.0 < severity <= 1.0:
+        raise ValueError(f"severity must be in (0, 1], got {severity}")
+    return _analyse(pose, rng)
+
+
+def _need(c: _Clip, *names: str) -> None:
+    missing = [n for n in names if not c.has(n)]
+    if missing:
+        raise NotApplicable(f"not seen: {', '.join(missing)}")
+
+
+def _need_trunk(c: _Clip) -> None:
+    """A shoulder and a hip seen (the other side may be hidden, as in side views), all four given."""
+    if not (c.has("left_shoulder") or c.has("right_shoulder")) or not (c.has("left_hip") or c.has("right_hip")):
+        raise NotApplicable("trunk not seen")
+    if not c.present("left_shoulder", "right_shoulder", "left_hip", "right_hip"):
+        raise NotApplicable("a shoulder or hip is never given")
+
+
+# ------------------------------------------------------------------------------------------------ perturbations
+def trunk_sway(pose: PoseSequence, rng: np.random.Generator, severity: float) -> tuple[PoseSequence, Fault]:
+    """Trunk control: the upper body rotates about the hip centre in phase with the main motion, 8-25 degrees."""
+    c = _start(pose, rng, severity)
+    _need_trunk(c)
+    a, b, w = _window(c, rng)
+    amp = 8.0 + 17.0 * severity
+    sign = float(rng.choice([-1.0, 1.0]))
+    q = c.p.copy()
+    _rotate(q, _UPPER, _mid(q, "left_hip", "right_hip"), np.radians(sign * amp) * c.u * w)
+    out = _compose(c, q, w)
+    moved = _p98(_wrap(np.radians(_trunk_angle(out) - _trunk_angle(c.pose.xy)))[a:b]) * 180 / np.pi
+    desc = f"trunk sways {moved:.0f} degrees in phase with the movement"
+    return _package(c, out, w, a, b, "trunk_sway", severity, moved, "degrees", desc, {"amplitude_deg": amp})
+
+
+def trunk_lean(pose: PoseSequence, rng: np.random.Generator, severity: float) -> tuple[PoseSequence, Fault]:
+    """Posture: a constant extra lean of the upper body about the hip centre, 10-30 degrees, away from upright."""
+    c = _start(pose, rng, severity)
+    _need_trunk(c)
+    a, b, w = _window(c, rng)
+    amp = 10.0 + 20.0 * severity
+    lean = float(np.nanmedian(_trunk_angle(c.p)))
+    sign = float(np.sign(lean)) if 3.0 < abs(lean) < 45.0 else float(rng.choice([-1.0, 1.0]))
+    q = c.p.copy()
+    _rotate(q, _UPPER, _mid(q, "left_hip", "right_hip"), np.radians(sign * amp) * w)
+    out = _compose(c, q, w)
+    d = np.degrees(_wrap(np.radians(_trunk_angle(out) - _trunk_angle(c.pose.xy))))
+    moved = float(np.nanmedian(np.abs(d[_full(w)])))
+    desc = f"trunk leans {moved:.0f} degrees further off upright"
+    return _package(c, out, w, a, b, "trunk_lean", severity, moved, "degrees", desc, {"lean_deg": amp})
+
+
+def _primary_seg(c: _Clip, segs: list[str]) -> str:
+    return max(segs, key=lambda s: c.ranges.get(s, 0.0))
+
+
+def reduced_range(pose: PoseSequence, rng: np.random.Generator, severity: float) -> tuple[PoseSequence, Fault]:
+    """Range of motion: the moving limb segments keep 0.8 (mild) to 0.4 (severe) of their swing about rest."""
+    c = _start(pose, rng, severity)
+    if not c.moving:
+        raise NotApplicable("no limb moves")
+    a, b, w = _window(c, rng)
+    keep = 0.8 - 0.4 * severity
+    targets = {s: _rest(c, s) + keep * _wrap(c.theta[s] - _rest(c, s)) for s in c.moving}
+    q = c.p.copy()
+    _set_angles(q, c, targets, w)
+    if any(s.endswith(("thigh", "shin")) for s in c.moving):
+        _plant(q, c)
+    out = _compose(c, q, w)
+    seg = _primary_seg(c, c.moving)
+    joint = f"{seg.split('_')[0]} {_JOINT_OF[seg.split('_', 1)[1]]}"
+    before, after = _range(_joint_angle(c.pose.xy, seg)[a:b]), _range(_joint_angle(out, seg)[a:b])
+    lost = 100.0 * (1.0 - after / before) if before > 0 else 0.0
+    desc = f"{joint} moves through {after:.0f} of its {before:.0f} degrees ({lost:.0f} % less)"
+    params = {"keep": keep, "joint": joint, "range_before_deg": before, "range_after_deg": after, "segments": c.moving}
+    return _package(c, out, w, a, b, "reduced_range", severity, lost, "% less range", desc, params)
+
+
+def side_lag(pose: PoseSequence, rng: np.random.Generator, severity: float) -> tuple[PoseSequence, Fault]:
+    """Symmetry: one arm lags the other by 0.15-0.5 s, or swings 20-50 % less (bilateral arm movements only)."""
+    c = _start(pose, rng, severity)
+    arms = {s: [x for x in c.moving if x.startswith(s) and x.endswith("arm")] for s in _SIDES}
+    if not (arms["left"] and arms["right"]):
+        raise NotApplicable("needs both arms moving and seen")
+    a, b, w = _window(c, rng)
+    side = str(rng.choice(_SIDES))
+    mode = str(rng.choice(["lag", "amplitude"]))
+    t = c.pose.times_s
+    q = c.p.copy()
+    if mode == "lag":
+        lag = 0.15 + 0.35 * severity
+        targets = {s: np.interp(t - lag, t, c.theta[s]) for s in arms[side]}
+    else:
+        keep = 0.8 - 0.3 * severity
+        targets = {s: _rest(c, s) + keep * _wrap(c.theta[s] - _rest(c, s)) for s in arms[side]}
+    _set_angles(q, c, targets, w)
+    out = _compose(c, q, w)
+    seg = _primary_seg(c, arms[side])
+    full = np.flatnonzero(_full(w))
+    if mode == "lag":
+        orig_th = c.theta[seg]
+        new_th = np.unwrap(_angle(out[:, J[_SEGMENTS[seg][1]]] - out[:, J[_SEGMENTS[seg][0]]]))
+        shifts = np.arange(0, round(0.8 * c.pose.fps) + 1)
+        err = [np.nanmean(np.abs(new_th[full] - orig_th[np.clip(full - k, 0, None)])) for k in shifts]
+        magnitude, unit = float(shifts[int(np.argmin(err))] / c.pose.fps), "s"
+        desc = f"{side} arm lags the other by {magnitude:.2f} s"
+        params = {"mode": mode, "side": side, "lag_s": lag}
+    else:
+        before, after = _range(_joint_angle(c.pose.xy, seg)[a:b]), _range(_joint_angle(out, seg)[a:b])
+        magnitude, unit = (100.0 * (1.0 - after / before) if before > 0 else 0.0), "% less range"
+        desc = f"{side} arm swings {magnitude:.0f} % less than the other"
+        params = {"mode": mode, "side": side, "keep": keep}
+    return _package(c, out, w, a, b, "side_lag", severity, magnitude, unit, desc, params)
+
+
+def hips_drop(pose: PoseSequence, rng: np.random.Generator, severity: float) -> tuple[PoseSequence, Fault]:
+    """Hip alignment: the hips sag (or pike) off the shoulder-ankle line by 5-15 % of the torso length.
+
+    The legs turn about the ankles, the trunk about the new hips so the shoulders stay; on an upright body the
+    hips shift sideways off the line (``mode`` "shift").
+    """
+    c = _start(pose, rng, severity)
+    _need_trunk(c)
+    if not (c.has("left_ankle") or c.has("right_ankle")):
+        raise NotApplicable("no ankle seen: no shoulder-ankle line")
+    a, b, w = _window(c, rng)
+    size = (0.05 + 0.10 * severity) * c.scale
+    sh, ank = _mid(c.p, "left_shoulder", "right_shoulder"), _mid(c.p, "left_ankle", "right_ankle")
+    d = ank - sh
+    up = np.stack([d[:, 1], -d[:, 0]], -1)
+    up = np.where(up[:, 1:2] > 0, -up, up) / np.maximum(np.linalg.norm(up, axis=-1, keepdims=True), 1e-12)
+    horizontal = float(np.nanmedian(np.abs(d[:, 0]))) > float(np.nanmedian(np.abs(d[:, 1])))
+    mode = str(rng.choice(["sag", "pike"])) if horizontal else "shift"
+    sign = -1.0 if mode == "sag" else 1.0 if mode == "pike" else float(rng.choice([-1.0, 1.0]))
+    q = c.p.copy()
+    _shift_hips(q, c, sign * size * w[:, None] * up, keep_shoulders=True)
+    out = _compose(c, q, w)
+    off = _hip_line_offset(out, c.scale) - _hip_line_offset(c.p, c.scale)
+    moved = float(np.nanmedian(off[_full(w)]))
+    what = {"sag": "sag below", "pike": "pike above", "shift": "shift off"}[mode]
+    desc = f"hips {what} the shoulder-ankle line by {abs(moved) * 100:.0f} % of the torso length"
+    params = {"mode": mode, "offset_torso": moved}
+    return _package(c, out, w, a, b, "hips_drop", severity, abs(moved) * 100, "% torso length", desc, params)
+
+
+def jerky_tempo(pose: PoseSequence, rng: np.random.Generator, severity: float) -> tuple[PoseSequence, Fault]:
+    """Movement control: uneven time warp of the moving limbs (speed +-30-75 %) plus 4-6 Hz tremor bursts."""
+    c = _start(pose, rng, severity)
+    if not c.moving:
+        raise NotApplicable("no limb moves")
+    a, b, w = _window(c, rng)
+    t = c.pose.times_s
+    tau = t - t[a]
+    freqs, phases = rng.uniform(0.6, 1.8, 3), rng.uniform(0, 2 * np.pi, 3)
+    g = (np.sin(2 * np.pi * freqs[:, None] * tau + phases[:, None]) / freqs[:, None]).sum(0) * w
+    speed = 0.3 + 0.45 * severity
+    g *= speed / max(float(np.max(np.abs(np.gradient(g, t)))), 1e-9)
+    warped = t + g
+    targets = {s: np.interp(warped, t, c.theta[s]) for s in c.moving}
+    # tremor bursts where the main motion is slow (holds, turning points), on the moving segments
+    full = np.flatnonzero(_full(w))
+    slowness = np.abs(np.gradient(c.u, t))[full]
+    amp = np.radians(1.5 + 3.0 * severity)
+    bursts = 1 + round(2 * severity)
+    trem = np.zeros_like(t)
+    slow = full[np.argsort(slowness)[: max(1, len(full) // 3)]]
+    for centre in rng.permutation(slow)[:bursts]:
+        half = rng.uniform(0.15, 0.25)
+        env = np.clip(1 - np.abs(t - t[centre]) / half, 0, 1)
+        trem += amp * np.sin(np.pi / 2 * env) ** 2 * np.sin(2 * np.pi * rng.uniform(4.0, 6.0) * t)
+    trem = np.clip(trem, -amp, amp) * w
+    for s in c.moving:
+        targets[s] = targets[s] + trem * (1.0 if s.endswith(("forearm", "shin")) else 0.5)
+    q = c.p.copy()
+    _set_angles(q, c, targets, w)
+    if any(s.endswith(("thigh", "shin")) for s in c.moving):
+        _plant(q, c)
+    out = _compose(c, q, w)
+    change = float(np.max(np.abs(np.gradient(warped, t) - 1.0))) * 100
+    desc = f"tempo varies by up to {change:.0f} % with {bursts} tremor burst(s) of {np.degrees(amp):.1f} degrees"
+    params = {"speed_change": change / 100, "tremor_deg": float(np.degrees(amp)), "bursts": bursts}
+    return _package(c, out, w, a, b, "jerky_tempo", severity, change, "% tempo change", desc, params)
+
+
+def compensating_part(pose: PoseSequence, rng: np.random.Generator, severity: float) -> tuple[PoseSequence, Fault]:
+    """Compensation: a part that should stay still moves in phase with the main motion.
+
+    Arm movements (and static holds): the hips shift 5-15 % of the torso length (trunk turning about them so the
+    shoulders stay). Leg movements: the arms swing 10-30 degrees (outward in front views, forward in side views).
+    """
+    c = _start(pose, rng, severity)
+    _need_trunk(c)
+    a, b, w = _window(c, rng)
+    q = c.p.copy()
+    if c.dominant in ("arms", "static"):
+        size = (0.05 + 0.10 * severity) * c.scale
+        sign = float(rng.choice([-1.0, 1.0]))
+        disp = np.zeros_like(q[:, 0])
+        disp[:, 0] = sign * size * c.u * w
+        _shift_hips(q, c, disp, keep_shoulders=True)
+        out = _compose(c, q, w)
+        hip_move = np.linalg.norm(_mid(out, "left_hip", "right_hip") - _mid(c.p, "left_hip", "right_hip"), axis=-1)
+        moved = _p98(hip_move[a:b]) / c.scale * 100
+        desc = f"hips shift {moved:.0f} % of the torso length with the movement"
+        part, unit = "hips", "% torso length"
+    else:
+        arms = [s for s in _SIDES if c.has(f"{s}_shoulder", f"{s}_elbow") and f"{s}_upper_arm" not in c.moving]
+        if not arms:
+            raise NotApplicable("leg movement without a still, visible arm")
+        amp = np.radians(10.0 + 20.0 * severity)
+        trunk_x = _mid(q, "left_hip", "right_hip")[:, 0]
+        for s in arms:
+            sh, el = J[f"{s}_shoulder"], J[f"{s}_elbow"]
+            v = q[:, el] - q[:, sh]
+            want = np.sign(np.nanmedian(q[:, el, 0] - trunk_x)) if c.front else c.facing  # outward / forward
+            sign = float(np.sign(np.nanmedian(-v[:, 1] * want))) or 1.0  # d(elbow x)/d(angle) = -v_y
+            _rotate(q, _ids([f"{s}_elbow", f"{s}_wrist"]), q[:, sh], sign * amp * c.u * w)
+        out = _compose(c, q, w)
+        moved = max(
+            np.degrees(
+                _p98(
+                    _wrap(_angle(out[:, J[f"{s}_elbow"]] - out[:, J[f"{s}_shoulder"]]) - c.theta[f"{s}_upper_arm"])[a:b]
+                )
+            )
+            for s in arms
+        )
+        desc = f"{' and '.join(arms)} arm{'s' if len(arms) > 1 else ''} swing {moved:.0f} degrees with the movement"
+        part, unit = "arms", "degrees"
+    return _package(c, out, w, a, b, "compensating_part", severity, moved, unit, desc, {"part": part})
+
+
+def knee_valgus(pose: PoseSequence, rng: np.random.Generator, severity: float) -> tuple[PoseSequence, Fault]:
+    """Knee alignment: in the loaded phase the knees move toward the midline, 6-18 % of the torso length.
+
+    A front-view (2-D) approximation: the knee moves perpendicular to its hip-ankle line between a fixed hip and a
+    fixed ankle. Needs a front-ish view and a leg movement.
+    """
+    c = _start(pose, rng, severity)
+    _need(c, "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle")
+    if not c.front or c.dominant != "legs":
+        raise NotApplicable("needs a front view of a leg movement")
+    a, b, w = _window(c, rng)
+    size = (0.06 + 0.12 * severity) * c.scale
+    q = c.p.copy()
+    centre = _mid(q, "left_hip", "right_hip")
+    knees = [s for s in _SIDES if f"{s}_thigh" in c.moving or f"{s}_shin" in c.moving or c.primary == "hip_height"]
+    for s in knees or list(_SIDES):
+        hip, knee, ank = J[f"{s}_hip"], J[f"{s}_knee"], J[f"{s}_ankle"]
+        d = q[:, ank] - q[:, hip]
+        n = np.stack([-d[:, 1], d[:, 0]], -1) / np.maximum(np.linalg.norm(d, axis=-1, keepdims=True), 1e-12)
+        n *= np.sign(((centre - q[:, hip]) * n).sum(-1, keepdims=True))  # toward the midline
+        q[:, knee] += (size * c.u * w)[:, None] * n
+    out = _compose(c, q, w)
+    moved = max(_p98((_joint_angle(out, f"{s}_shin") - _joint_angle(c.p, f"{s}_shin"))[a:b]) for s in knees or _SIDES)
+    desc = f"knees cave inward {moved:.0f} degrees in the loaded phase"
+    return _package(c, out, w, a, b, "knee_valgus", severity, moved, "degrees", desc, {"shift_torso": size / c.scale})
+
+
+def weight_shift(pose: PoseSequence, rng: np.random.Generator, severity: float) -> tuple[PoseSequence, Fault]:
+    """Balance: the body above the ankles drifts sideways over the feet (legs turn about the ankles), 10-25 % torso."""
+    c = _start(pose, rng, severity)
+    _need_trunk(c)
+    if not (c.present("left_ankle") or c.present("right_ankle")):
+        raise NotApplicable("no feet: no base of support")
+    a, b, w = _window(c, rng)
+    size = (0.10 + 0.15 * severity) * c.scale
+    sign = float(rng.choice([-1.0, 1.0]))
+    disp = np.zeros_like(c.p[:, 0])
+    disp[:, 0] = sign * size * w
+    q = c.p.copy()
+    _shift_hips(q, c, disp, keep_shoulders=False)
+    out = _compose(c, q, w)
+    moved = float(np.nanmedian(np.abs(_com(out)[:, 0] - _com(c.p)[:, 0])[_full(w)])) / c.scale * 100
+    desc = f"centre of mass drifts {moved:.0f} % of the torso length sideways over the feet"
+    return _package(
+        c, out, w, a, b, "weight_shift", severity, moved, "% torso length", desc, {"shift_torso": size / c.scale}
+    )
+
+
+Perturbation = Callable[[PoseSequence, np.random.Generator, float], tuple[PoseSequence, Fault]]
+PERTURBATIONS: dict[str, Perturbation] = {
+    "trunk_sway": trunk_sway,
+    "trunk_lean": trunk_lean,
+    "reduced_range": reduced_range,
+    "side_lag": side_lag,
+    "hips_drop": hips_drop,
+    "jerky_tempo": jerky_tempo,
+    "compensating_part": compensating_part,
+    "knee_valgus": knee_valgus,
+    "weight_shift": weight_shift,
+}
+KINDS: dict[str, str] = {
+    "trunk_sway": "trunk control",
+    "trunk_lean": "posture",
+    "reduced_range": "range of motion",
+    "side_lag": "symmetry",
+    "hips_drop": "hip alignment",
+    "jerky_tempo": "movement control",
+    "compensating_part": "compensation",
+    "knee_valgus": "knee alignment",
+    "weight_shift": "balance",
+}
+"""Perturbation kind -> the canonical attribute it teaches."""
+
+
+# ----------------------------------------------------------------------------------------------- feedback text
+def feedback_text(fault: Fault) -> str:
+    """One actionable sentence from the fault's kind and measured magnitude.
+
+    >>> feedback_text(Fault("trunk_sway", "trunk control", 0.5, (0, 1), "", 14.2, "degrees"))
+    'Your trunk swings about 14 degrees: brace your core and keep your torso still.'
+    """
+    m, p = fault.magnitude, fault.params
+    if fault.kind == "trunk_sway":
+        return f"Your trunk swings about {m:.0f} degrees: brace your core and keep your torso still."
+    if fault.kind == "trunk_lean":
+        return f"Your torso leans about {m:.0f} degrees off its line: keep your torso upright and your spine neutral."
+    if fault.kind == "reduced_range":
+        joint = p.get("joint", "working joint")
+        return (
+            f"Your {joint} moves through only about {p.get('range_after_deg', 0):.0f} of "
+            f"{p.get('range_before_deg', 0):.0f} degrees ({m:.0f} % short): move through the full range of motion."
+        )
+    if fault.kind == "side_lag":
+        side, other = p.get("side", "one"), {"left": "right", "right": "left"}.get(p.get("side", ""), "other")
+        if p.get("mode") == "lag":
+            return f"Your {side} arm lags about {m:.1f} s behind your {other} arm: move both sides together."
+        return f"Your {side} arm moves about {m:.0f} % less than your {other} arm: move both sides evenly."
+    if fault.kind == "hips_drop":
+        mode = p.get("mode")
+        if mode == "sag":
+            return (
+                f"Your hips sag about {m:.0f} % of your torso length: squeeze your glutes and brace your abs to "
+                "keep one straight line from shoulders to ankles."
+            )
+        if mode == "pike":
+            return (
+                f"Your hips pike up about {m:.0f} % of your torso length: lower them until your shoulders, hips and "
+                "ankles form a straight line."
+            )
+        return f"Your hips shift about {m:.0f} % of your torso length out of line: keep them under your shoulders."
+    if fault.kind == "jerky_tempo":
+        return (
+            f"Your speed changes by up to {m:.0f} % and the movement shakes: move slowly and smoothly at an even "
+            "tempo, in control the whole way."
+        )
+    if fault.kind == "compensating_part":
+        if p.get("part") == "hips":
+            return (
+                f"Your hips shift about {m:.0f} % of your torso length as you move: keep your hips still and let the "
+                "working limbs do the work."
+            )
+        return f"Your arms swing about {m:.0f} degrees as you move: keep them still and let your legs do the work."
+    if fault.kind == "knee_valgus":
+        return f"Your knees cave inward about {m:.0f} degrees as you load them: push your knees out over your toes."
+    if fault.kind == "weight_shift":
+        return (
+            f"Your weight drifts sideways about {m:.0f} % of your torso length: keep your weight centred over "
+            "your feet."
+        )
+    return f"Work on your {fault.attribute}."
+
+
+# ------------------------------------------------------------------------------------------------- the checks
+_BONE_IDS = {**J, "shoulder_centre": len(J), "hip_centre": len(J) + 1}
+
+
+def _with_centres(x: np.ndarray) -> np.ndarray:
+    """(T, 17, D) -> (T, 19, D) with the shoulder and hip centres appended."""
+    sh = (x[:, J["left_shoulder"]] + x[:, J["right_shoulder"]]) / 2
+    hip = (x[:, J["left_hip"]] + x[:, J["right_hip"]]) / 2
+    return np.concatenate([x, sh[:, None], hip[:, None]], axis=1)
+
+
+def check_plausible(original: PoseSequence, perturbed: PoseSequence) -> dict[str, Any]:
+    """Bone-length change and smoothness of a perturbed pose against its original.
+
+    ``bone_change_max``: over the ``BONES`` and frames, max |L'(t) - L(t)| / median_t L(t) (2-D; ``_3d`` on
+    ``meta["xyz"]`` when both have it). ``jump_ratio``: the fastest frame-to-frame move of a detected joint, over the
+    original's. ``plausible``: bone change <= ``MAX_BONE_CHANGE`` and jump ratio <= ``MAX_JUMP_RATIO``::
+
+        {"bone_change_max": 0.0, "worst_bone": "left_elbow-left_wrist", "jump_max": 0.061, "jump_max_original":
+         0.058, "jump_ratio": 1.05, "changed_frames": 48, "plausible": True}
+    """
+    scale, _ = body_scale(original.xy.astype(np.float64))
+    out: dict[str, Any] = {}
+    for key, x0, x1 in (
+        ("", original.xy, perturbed.xy),
+        ("_3d", original.meta.get("xyz"), perturbed.meta.get("xyz")),
+    ):
+        if x0 is None or x1 is None:
+            continue
+        x0, x1 = _with_centres(np.asarray(x0, np.float64)), _with_centres(np.asarray(x1, np.float64))
+        a, b = np.array([_BONE_IDS[p] for p, _ in BONES]), np.array([_BONE_IDS[q] for _, q in BONES])
+        l0 = np.linalg.norm(x0[:, a] - x0[:, b], axis=-1)
+        l1 = np.linalg.norm(x1[:, a] - x1[:, b], axis=-1)
+        floor = 0.1 * np.nanmedian(l0[:, BONES.index(("shoulder_centre", "hip_centre"))])
+        ref = np.maximum(np.nanmedian(l0, axis=0) if np.isfinite(l0).any() else np.zeros(len(a)), floor)
+        with np.errstate(invalid="ignore"):
+            rel = np.abs(l1 - l0) / ref
+        worst = np.nanmax(rel, axis=0) if np.isfinite(rel).any() else np.zeros(len(a))
+        worst = np.nan_to_num(worst)
+        k = int(np.argmax(worst))
+        out[f"bone_change_max{key}"] = round(float(worst[k]), 4)
+        out[f"worst_bone{key}"] = f"{BONES[k][0]}-{BONES[k][1]}"
+    min_conf = MIN_CONF_BY_LAYOUT.get(str(original.meta.get("layout", "")), DEFAULT_MIN_CONF)
+    ok = (original.conf[1:] >= min_conf) & (original.conf[:-1] >= min_conf)
+
+    def fastest(x: np.ndarray) -> float:
+        step = np.linalg.norm(np.diff(x.astype(np.float64), axis=0), axis=-1)
+        step = np.where(ok & np.isfinite(step), step, 0.0)
+        return float(step.max()) / scale if step.size else 0.0
+
+    j0, j1 = fastest(original.xy), fastest(perturbed.xy)
+    changed = ~np.isclose(np.nan_to_num(original.xy), np.nan_to_num(perturbed.xy), rtol=0, atol=1e-9).all((1, 2))
+    out.update(
+        jump_max=round(j1, 5),
+        jump_max_original=round(j0, 5),
+        jump_ratio=round(j1 / j0, 4) if j0 > 0 else (1.0 if j1 == 0 else float("inf")),
+        changed_frames=int(changed.sum()),
+    )
+    out["plausible"] = bool(
+        max(out["bone_change_max"], out.get("bone_change_max_3d", 0.0)) <= MAX_BONE_CHANGE
+        and out["jump_ratio"] <= MAX_JUMP_RATIO
+    )
+    return out
+
+
+# ------------------------------------------------------------------------------------------------- synthesize
+def synthesize(
+    samples: list[Sample], rng_seed: int, per_sample: int = 1, kinds: list[str] | None = None
+) -> list[Sample]:
+    """Faulty versions of the CORRECT samples (``proficiency == "good form"`` with a ``pose``), each with its fault.
+
+    Pass TRAINING samples only: a held-out (zero-shot) exercise must never be perturbed into the training set.
+    For each such sample, ``per_sample`` new samples ``<id>#synth-<kind>-<k>``: ``source``, ``sport``,
+    ``participant`` and ``split`` unchanged, proficiency ``needs improvement``, ``meta["synthetic"]`` =
+    ``Fault.to_dict()`` (plus ``meta["synthetic_from"]``), the perturbed ``pose``, and one ``Commentary``::
+
+        Commentary(text="Your trunk swings about 14 degrees: brace your core and keep your torso still.",
+                   time_s=2.2, attributes=["trunk control"], window=(0.33, 2.2))
+
+    ``video``, ``views``, ``features`` and ``keypoints`` are cleared (they show the correct execution). The kind of
+    each new sample is drawn from ``kinds`` (default: all) among those that fit the clip; clips no kind fits, or
+    shorter than ``MIN_FRAMES``, give nothing. Deterministic for a seed, whatever the order of ``samples``.
+    """
+    kinds = list(PERTURBATIONS) if kinds is None else list(kinds)
+    unknown = [k for k in kinds if k not in PERTURBATIONS]
+    if unknown:
+        raise ValueError(f"unknown perturbation kind(s) {unknown} (known: {', '.join(PERTURBATIONS)})")
+    out: list[Sample] = []
+    for sample in samples:
+        if sample.proficiency != GOOD or sample.pose is None or len(sample.pose) < MIN_FRAMES:
+            continue
+        rng = np.random.default_rng([int(rng_seed) & 0xFFFFFFFF, zlib.crc32(sample.id.encode("utf-8"))])
+        for k in range(per_sample):
+            severity = float(rng.uniform(0.25, 1.0))
+            for kind in rng.permutation(kinds):
+                try:
+                    pose, fault = PERTURBATIONS[str(kind)](sample.pose, rng, severity)
+                except NotApplicable:
+                    continue
+                out.append(_synthetic_sample(sample, pose, fault, k))
+                break
+    return out
+
+
+def _synthetic_sample(sample: Sample, pose: PoseSequence, fault: Fault, k: int) -> Sample:
+    comment = Commentary(text=fault.feedback, time_s=fault.window[1], attributes=[fault.attribute], window=fault.window)
+    return sample.model_copy(
+        update={
+            "id": f"{sample.id}#synth-{fault.kind}-{k}",
+            "proficiency": FAULTY,
+            "commentary": [comment],
+            "video": None,
+            "views": {},
+            "features": None,
+            "keypoints": None,
+            "meta": {**sample.meta, "synthetic": fault.to_dict(), "synthetic_from": sample.id},
+            "pose": pose,
+        }
+    )
+
+
+__all__ = [
+    "ATTRIBUTES",
+    "BONES",
+    "KINDS",
+    "MAX_BONE_CHANGE",
+    "MAX_JUMP_RATIO",
+    "MIN_FRAMES",
+    "PERTURBATIONS",
+    "Fault",
+    "NotApplicable",
+    "check_plausible",
+    "compensating_part",
+    "feedback_text",
+    "hips_drop",
+    "jerky_tempo",
+    "knee_valgus",
+    "reduced_range",
+    "side_lag",
+    "synthesize",
+    "trunk_lean",
+    "trunk_sway",
+    "weight_shift",
+]
