@@ -118,7 +118,7 @@ def test_score_builds_tables_plots_and_baselines(tmp_path):
     metrics, plots, details = score(records, {s.id: s for s in samples}, cfg, opts, tmp_path / "plots")
     unseen = metrics["Proficiency accuracy: sports the model never trained on (transfer)"]
     right, wrong = unseen["held out plank | test: plank"], unseen["held out squat | test: squat"]
-    assert right[f"{MODEL} (probe)"]["value"] == 100.0 and wrong[f"{MODEL} (probe)"]["value"] == 0.0
+    assert right[f"{MODEL} (verdict)"]["value"] == 100.0 and wrong[f"{MODEL} (verdict)"]["value"] == 0.0
     assert right[f"{MODEL} vs majority"] == "above" and wrong[f"{MODEL} vs majority"] == "below"
     assert right["random"] == 50.0 and right["majority"] == 50.0 and right["sport in training"] == "no"
     assert right[f"{MODEL} (LLM-stated level)"]["value"] == 100.0

@@ -52,7 +52,7 @@ def test_evaluate_zero_shot_writes_run_folder_and_resumes(tmp_path: Path, shared
     table = run["metrics"]["Proficiency accuracy: sports the model never trained on (transfer)"]
     row = table["held out plank | test: plank"]
     assert row["n"] == 25 and row["sport in training"] == "no"
-    for system in ("CrossTrainer (probe)", "w/o two-stage (probe)", "linear probe (raw)", "1-NN retrieval (raw)"):
+    for system in ("CrossTrainer (verdict)", "w/o two-stage (verdict)", "linear probe (raw)", "1-NN retrieval (raw)"):
         assert 0.0 <= row[system]["value"] <= 100.0 and row[system]["low"] <= row[system]["high"]
     assert row["random"] == 50.0 and row["majority"] is not None
     split = json.loads((split_dir / "split.json").read_text())

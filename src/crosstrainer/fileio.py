@@ -39,6 +39,8 @@ _UMASK = _umask()
 
 
 def _temp_file(target: Path, mode: str, encoding: str | None) -> IO[Any]:
+    """A new temporary file beside ``target`` (its folder is created when missing)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
     return tempfile.NamedTemporaryFile(
         mode=mode,
         encoding=encoding,

@@ -47,7 +47,7 @@ class Proficiency(_Open):
     probabilities: list[float]
     score: float = Field(ge=0.0, le=1.0, description="0..1, higher = more proficient")
     llm_level: str | None = Field(None, description="the level the language model states, when it states one")
-    confidence: Literal["high", "low"] = Field("high", description="low: unfamiliar movement, body hidden or clip short")
+    confidence: Literal["high", "low"] = Field("high", description="low: unfamiliar movement, body hidden, short clip")
     confidence_reasons: list[str] = Field(default_factory=list)
 
 

@@ -43,6 +43,9 @@ def evaluate(
     model: Path | None = typer.Option(None, help="Evaluate this trained model in every split instead of training."),
     no_llm: bool = typer.Option(False, "--no-llm", help="Skip generation: probes and LLM-free baselines only."),
     no_e2e: bool = typer.Option(False, "--no-e2e", help="Do not train the w/o two-stage baseline."),
+    heads_only: bool = typer.Option(
+        False, "--heads-only", help="Fit only the model's proficiency head per split (fast transfer measurement)."
+    ),
     features: Path | None = typer.Option(None, help="Folder of precomputed per-take features (.pt/.npy/.npz)."),
     exo_features: Path | None = typer.Option(None, help="Folder of exo-view features for the Ego-Exo4D export."),
     export_egoexo_submission: Path | None = typer.Option(
@@ -92,6 +95,7 @@ def evaluate(
         model_dir=model,
         no_llm=no_llm,
         e2e=not no_e2e,
+        heads_only=heads_only,
         n_boot=n_boot,
         command="crosstrainer " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     )

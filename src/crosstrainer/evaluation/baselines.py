@@ -22,6 +22,9 @@ mean-pooled over the clip into one vector and standardised with the training cli
   annotations) is predicted. It can only predict attributes some training clip carries.
 - **frequent attributes**: the most frequent training attributes for every clip
   (:func:`crosstrainer.evaluation.metrics.frequent_attribute_sets`).
+- **best single feature (raw)**: the one pooled raw feature (and its sign) whose AUROC on the training clips is
+  highest, thresholded where it best balances the training accuracy of the two levels (two levels only): the
+  simplest honest transfer baseline, chosen on training movements only.
 - random and majority class come with every proficiency number
   (:func:`crosstrainer.evaluation.metrics.proficiency_metrics`).
 """
@@ -41,6 +44,7 @@ LINEAR = "linear probe (raw)"
 NN = "1-NN retrieval (raw)"
 KNN_ATTR = "kNN attribute retrieval (raw)"
 FREQUENT = "frequent attributes"
+BEST_FEATURE = "best single feature (raw)"
 
 
 def reference_feedback(sample: Sample) -> str:
@@ -86,6 +90,7 @@ class RawBaselines:
     probe: Any  # sklearn LogisticRegression, or None when training has one label only
     constant: str | None
     k: int = 5
+    best: tuple[int, float, float] | None = None  # (feature index, sign, threshold on sign * value)
 
     @classmethod
     def fit(
@@ -108,7 +113,8 @@ class RawBaselines:
         elif len(y):
             constant = levels[int(y[0])]
         norm = z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
-        return cls(mean, std, norm, list(train), list(levels), probe, constant, k)
+        best = _best_feature(x[labelled], y) if len(levels) == 2 and len(set(y.tolist())) == 2 else None
+        return cls(mean, std, norm, list(train), list(levels), probe, constant, k, best)
 
     def _z(self, x: np.ndarray) -> np.ndarray:
         z = (np.asarray(x, np.float64) - self.mean) / self.std
@@ -124,6 +130,16 @@ class RawBaselines:
         else:
             p = np.array([float(lv == self.constant) for lv in self.levels])
             out[LINEAR] = {"level": self.constant, "probs": p.tolist()}
+        if self.best is not None:
+            j, sign, threshold = self.best
+            score = sign * float(np.asarray(x, np.float64)[j]) - threshold
+            p1 = 1.0 / (1.0 + np.exp(-np.clip(score, -50, 50)))
+            out[BEST_FEATURE] = {
+                "level": self.levels[int(score >= 0)],
+                "probs": [1.0 - p1, p1],
+                "logits": [0.0, score],
+                "feature": j,
+            }
         sims = self.train_x @ self._z(x)
         order = np.argsort(-sims, kind="stable")
         nn = self.train[int(order[0])]
@@ -147,3 +163,25 @@ class RawBaselines:
         chosen = sorted(a for a, n in votes.items() if voters and n >= voters / 2)
         out[KNN_ATTR] = {"attributes": chosen}
         return out
+
+
+def _best_feature(x: np.ndarray, y: np.ndarray) -> tuple[int, float, float] | None:
+    """(index, sign, threshold) of the feature with the highest training AUROC (either direction)."""
+    from sklearn.metrics import roc_auc_score
+
+    best: tuple[float, int, float] | None = None
+    for j in range(x.shape[1]):
+        col = x[:, j]
+        if not np.isfinite(col).all() or col.std() < 1e-12:
+            continue
+        auc = roc_auc_score(y, col)
+        sign = 1.0 if auc >= 0.5 else -1.0
+        if best is None or max(auc, 1 - auc) > best[0]:
+            best = (max(auc, 1 - auc), j, sign)
+    if best is None:
+        return None
+    _, j, sign = best
+    v = sign * x[:, j]
+    cands = np.unique(v)
+    bal = [np.mean([np.mean(v[y == 1] >= t), np.mean(v[y == 0] < t)]) for t in cands]
+    return j, sign, float(cands[int(np.argmax(bal))])

@@ -37,7 +37,7 @@ from crosstrainer.evaluation import baselines as bl
 from crosstrainer.evaluation.protocols import ProtocolConfig, Split, make_splits
 from crosstrainer.evaluation.scoring import score, split_label
 from crosstrainer.evaluation.submission import export_egoexo
-from crosstrainer.evaluation.systems import ModelRunner, System, levels_for
+from crosstrainer.evaluation.systems import ModelRunner, System, head_prediction, levels_for
 from crosstrainer.fileio import atomic_write_json, atomic_write_text
 
 MODEL, E2E = System.MODEL.value, System.E2E.value
@@ -58,6 +58,8 @@ class EvalOptions:
     """Skip generation: probes (proficiency, per-second attributes) and the LLM-free baselines only."""
     e2e: bool = True
     """Train and evaluate the ``w/o two-stage`` baseline."""
+    heads_only: bool = False
+    """Fit only the model's proficiency head per split (no language model): the fast transfer measurement."""
     n_boot: int = 1000
     tokenizer: str = "auto"
     meteor: bool | None = None
@@ -145,6 +147,7 @@ def run_split(
             "model": model_fp,
             "model_dir": str(opts.model_dir or ""),
             "no_llm": opts.no_llm,
+            "heads_only": opts.heads_only,
             "e2e": opts.e2e and opts.model_dir is None,
             "levels": levels,
         }
@@ -171,7 +174,13 @@ def run_split(
         systems[bl.FREQUENT] = {s.id: {"attributes": frequent} for s in test}
 
     models: list[tuple[str, Path]] = []
-    if opts.model_dir is not None:
+    if opts.heads_only:  # the model's verdict is its attribute head: fit it alone, no language model
+        from crosstrainer.training.recipe import fit_head
+
+        head, _ = fit_head(train, levels, raw.provider, seed=split.seed, log=log)
+        if head is not None:
+            systems[MODEL] = {s.id: head_prediction(head, raw.per_second(s), levels) for s in test}
+    elif opts.model_dir is not None:
         models.append((MODEL, Path(opts.model_dir)))
     else:
         folder = train_split_model(train_cfg, train, split_dir / "model", levels, model_fp, progress, log)
@@ -192,6 +201,8 @@ def run_split(
             if task is not None:
                 progress.update(task, advance=1)
         systems[name] = preds
+        if name == MODEL and all("probe" in p for p in preds.values()):
+            systems[System.PROBE.value] = {i: p.pop("probe") for i, p in preds.items()}
     record = {
         "fingerprint": fp,
         "split": split.to_dict(),
@@ -305,7 +316,13 @@ def _summary(
             f"Protocol {protocol.protocol}: {len(splits)} split(s), seeds {protocol.seeds}; clips of "
             f"{', '.join(protocol.eval_only_sources) or 'no source'} are never trained on."
         )
-        if opts.model_dir:
+        if opts.heads_only:
+            parts.append(
+                "Model: only CrossTrainer's proficiency head (calibrated logistic regression on the kinematic "
+                "features grouped by skill-attribute; 3-D clips seen from 3 virtual cameras) fitted per split on its "
+                "training clips; no language model (--heads-only): no attributes or feedback were scored."
+            )
+        elif opts.model_dir:
             parts.append(
                 f"Model: the given model {opts.model_dir} in every split (nothing trained; if it saw some "
                 "test clips in training, its numbers are optimistic); no w/o two-stage baseline."
@@ -317,7 +334,9 @@ def _summary(
                 + ("; plus the w/o two-stage baseline (two_stage=false)." if opts.e2e else ".")
             )
         parts.append(
-            "LLM generation was skipped (--no-llm): proficiency comes from the probe on the projected "
+            ""
+            if opts.heads_only
+            else "LLM generation was skipped (--no-llm): proficiency comes from the probe on the projected "
             "features, attributes from the per-second attribute probe; no feedback text was scored."
             if opts.no_llm
             else "The LLM generated Stage-I attributes, the stated level and feedback."
@@ -325,7 +344,8 @@ def _summary(
         parts.append(
             "Baselines: majority class (most frequent training label), random (uniform), linear probe on "
             "the raw mean-pooled encoder features, 1-NN retrieval in raw-feature space (its level, "
-            "attributes and feedback), kNN attribute retrieval (closed set), frequent attributes. "
+            "attributes and feedback), kNN attribute retrieval (closed set), frequent attributes, and the "
+            "best single raw feature (with its sign and threshold) chosen on the training clips. "
             "'vs majority' says whether the 95% CI lies above, below or around the majority baseline."
         )
     if export_info:

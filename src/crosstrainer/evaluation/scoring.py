@@ -112,13 +112,17 @@ def score(
             base = rows[bl.LINEAR].rows["accuracy"]["baselines"] if bl.LINEAR in rows else {}
             acc = {n: _ci_cell(g.rows.get("accuracy")) for n, g in rows.items() if n != "llm"}
             table_row: dict[str, Any] = {"n": len(items), "sport in training": seen}
-            table_row[f"{MODEL} (probe)"] = acc.get(MODEL)
+            table_row[f"{MODEL} (verdict)"] = acc.get(MODEL)
+            if System.PROBE.value in acc:
+                table_row[System.PROBE.value] = acc[System.PROBE.value]
             if "llm" in rows:
                 table_row[f"{MODEL} (LLM-stated level)"] = rows["llm"]
             if E2E in acc:
-                table_row[f"{E2E} (probe)"] = acc[E2E]
+                table_row[f"{E2E} (verdict)"] = acc[E2E]
             table_row[bl.LINEAR] = acc.get(bl.LINEAR)
             table_row[bl.NN] = acc.get(bl.NN)
+            if bl.BEST_FEATURE in acc:
+                table_row[bl.BEST_FEATURE] = acc[bl.BEST_FEATURE]
             table_row["majority"] = base.get("majority")
             table_row["random"] = base.get("random")
             table_row[f"{MODEL} vs majority"] = _verdict(acc.get(MODEL), base.get("majority"))
@@ -208,12 +212,12 @@ def score(
         counts = np.zeros((len(levels), len(levels)), int)
         for t, p in zip(cm_true, cm_pred, strict=True):
             counts[levels.index(t), levels.index(p)] += 1
-        metrics[f"Confusion matrix ({MODEL} probe, sports never trained on)"] = {
+        metrics[f"Confusion matrix ({MODEL} verdict, sports never trained on)"] = {
             "labels": levels,
             "counts": counts.tolist(),
         }
         plots["confusion matrix"] = plot_confusion(
-            counts, levels, plot_dir / "confusion.png", title=f"{MODEL} probe, unseen sports"
+            counts, levels, plot_dir / "confusion.png", title=f"{MODEL} verdict, unseen sports"
         )
     if bars:
         plots["accuracy per held-out sport"] = plot_bars(
@@ -222,7 +226,7 @@ def score(
             baseline=bar_base,
             baseline_label="majority",
             ylabel="accuracy (%)",
-            title=f"{MODEL} probe on sports never trained on",
+            title=f"{MODEL} verdict on sports never trained on",
             ylim=(0, 105),
         )
     for name, cells in heat.items():

@@ -26,12 +26,14 @@ class System(str, Enum):
     NN = bl.NN
     KNN_ATTR = bl.KNN_ATTR
     FREQUENT = bl.FREQUENT
+    PROBE = "CrossTrainer linear probe (projected)"
+    BEST_FEATURE = bl.BEST_FEATURE
 
     def __str__(self) -> str:
         return self.value
 
 
-LEVEL_SYSTEMS = (System.MODEL, System.E2E, System.LINEAR, System.NN)
+LEVEL_SYSTEMS = (System.MODEL, System.PROBE, System.E2E, System.LINEAR, System.NN, System.BEST_FEATURE)
 """Systems that predict a proficiency level."""
 
 
@@ -62,6 +64,12 @@ class ModelRunner:
             "logits": [float(v) for v in p.logits],  # AUROC ranks by these: saturated probabilities tie
             "attributes_probe": p.probe_attributes(self.parts.manifest.attribute_threshold),
         }
+        if p.probe_probs is not None and self.parts.head is not None:
+            out["probe"] = {
+                "level": p.levels[int(np.argmax(p.probe_probs))],
+                "probs": [float(v) for v in p.probe_probs],
+                "logits": [0.0, float(np.log(max(p.probe_probs[-1], 1e-12)) - np.log(max(p.probe_probs[0], 1e-12)))],
+            }
         if generate:
             out.update(
                 llm_level=p.llm_level,
@@ -70,3 +78,15 @@ class ModelRunner:
                 llm_text=p.llm_text,
             )
         return out
+
+
+def head_prediction(head: Any, per_second: np.ndarray, levels: list[str]) -> dict[str, Any]:
+    """The attribute head's prediction for one clip's per-second raw features (same fields as the model's)."""
+    raw = np.nan_to_num(per_second.mean(0, keepdims=True))
+    probs = head.predict_proba(raw)[0]
+    return {
+        "level": levels[int(np.argmax(probs))],
+        "probs": [float(v) for v in probs],
+        "logits": [0.0, float(head.logit(raw)[0])],
+        "contributions": head.contributions(raw),
+    }

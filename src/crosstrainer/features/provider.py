@@ -50,6 +50,7 @@ class FeatureProvider:
         self.augment = augment
         self._pose_encoder: Any = None
         self._loaded: dict[str, np.ndarray] = {}
+        self._views: dict[tuple[str, tuple[str, ...]], list[np.ndarray]] = {}
         self._cache: Any = None
 
     @property
@@ -81,7 +82,10 @@ class FeatureProvider:
         pose = sample.pose
         if pose is None or pose.meta.get("xyz") is None:
             return [self.clip(sample)]
-        return [self.pose_encoder.encode(reproject(pose, camera)).features for camera in cameras]
+        key = (sample.id, cameras)
+        if key not in self._views:  # fitting a head per evaluation split sees the same clips again
+            self._views[key] = [self.pose_encoder.encode(reproject(pose, camera)).features for camera in cameras]
+        return self._views[key]
 
     def clip(
         self, sample: Sample, window: tuple[float, float] | None = None, rng: np.random.Generator | None = None

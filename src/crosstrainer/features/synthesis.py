@@ -74,22 +74,25 @@ MAX_JUMP_RATIO = 2.0
 """``check_plausible``: largest allowed fastest frame-to-frame move, relative to the original's fastest."""
 MIN_SEEN = 0.6
 """A joint detected on fewer frames than this is not used to analyse the movement."""
-RAMP_S = 0.4
-"""Duration of the raised-cosine ramps that bring a fault in and out (shortened to a third of short windows)."""
+RAMP_S = 0.5
+"""Duration of the raised-cosine ramps that bring a fault in and out."""
+WHOLE_CLIP_S = 2.0
+"""Clips shorter than this carry the fault on all their frames (no ramps)."""
 
 _SIDES = ("left", "right")
-_UPPER = [J[n] for n in ("nose", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist")]
-_UPPER += [J["right_wrist"]]
 _FOOT = ("ankle", "heel", "foot_index")
-# segment -> (parent joint, child joint, joints that move with it); parents first
-_SEGMENTS: dict[str, tuple[str, str, tuple[str, ...]]] = {}
+_UPPER_NAMES = ("nose", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist")
+# segment -> (parent point, child point, joints that move with it); parents first
+_SEGMENTS: dict[str, tuple[str, str, tuple[str, ...]]] = {"trunk": ("hip_centre", "shoulder_centre", _UPPER_NAMES)}
 for _s in _SIDES:
     _SEGMENTS[f"{_s}_upper_arm"] = (f"{_s}_shoulder", f"{_s}_elbow", (f"{_s}_elbow", f"{_s}_wrist"))
     _SEGMENTS[f"{_s}_thigh"] = (f"{_s}_hip", f"{_s}_knee", (f"{_s}_knee", *(f"{_s}_{f}" for f in _FOOT)))
 for _s in _SIDES:
     _SEGMENTS[f"{_s}_forearm"] = (f"{_s}_elbow", f"{_s}_wrist", (f"{_s}_wrist",))
     _SEGMENTS[f"{_s}_shin"] = (f"{_s}_knee", f"{_s}_ankle", tuple(f"{_s}_{f}" for f in _FOOT))
+_UPPER = [J[n] for n in _UPPER_NAMES]
 _JOINT_OF = {"upper_arm": "shoulder", "forearm": "elbow", "thigh": "hip", "shin": "knee"}
+_REFERENCE = {"upper_arm": "trunk", "forearm": "upper_arm", "thigh": "trunk", "shin": "thigh"}
 BONES: tuple[tuple[str, str], ...] = (
     *((f"{s}_shoulder", f"{s}_elbow") for s in _SIDES),
     *((f"{s}_elbow", f"{s}_wrist") for s in _SIDES),
@@ -175,6 +178,32 @@ def _mid(q: np.ndarray, a: str, b: str) -> np.ndarray:
     return (q[:, J[a]] + q[:, J[b]]) / 2
 
 
+def _point(q: np.ndarray, name: str) -> np.ndarray:
+    """A joint (T, 2), or ``hip_centre`` / ``shoulder_centre``."""
+    if name in J:
+        return q[:, J[name]]
+    side = name.split("_")[0]
+    return _mid(q, f"left_{side}", f"right_{side}")
+
+
+def _direction(q: np.ndarray, seg: str) -> np.ndarray:
+    """Unwrapped direction (T,) of a segment (``_SEGMENTS``) in radians, image coordinates."""
+    a, b, _ = _SEGMENTS[seg]
+    return np.unwrap(_angle(_point(q, b) - _point(q, a)))
+
+
+def _relative(q: np.ndarray, seg: str) -> np.ndarray:
+    """Signed angle (T,) in degrees of a segment against its reference (the trunk is measured from upright).
+
+    Unlike the encoder's unsigned joint angles it does not fold at 0 or 180 degrees, so its range is the swing.
+    """
+    if seg == "trunk":
+        return np.degrees(np.unwrap(_wrap(_direction(q, seg) + np.pi / 2)))
+    side, part = seg.split("_", 1)
+    ref = _REFERENCE[part] if _REFERENCE[part] == "trunk" else f"{side}_{_REFERENCE[part]}"
+    return np.degrees(np.unwrap(_wrap(_direction(q, seg) - _direction(q, ref))))
+
+
 def _ids(names: tuple[str, ...] | list[str]) -> list[int]:
     return [J[n] for n in names]
 
@@ -185,7 +214,7 @@ def _trunk_angle(q: np.ndarray) -> np.ndarray:
     return np.degrees(np.arctan2(v[:, 0], -v[:, 1]))
 
 
-def _joint_angle(q: np.ndarray, seg: str) -> np.ndarray:
+def _joint_angle(q: np.ndarray, seg: str) -> np.ndarray:  # the encoder's definition, for tests and plots
     """The kinematic encoder's joint angle (degrees) that ``seg`` (e.g. ``left_forearm``: the elbow) drives."""
     side, part = seg.split("_", 1)
     p = {n: q[:, J[f"{side}_{n}"]] for n in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")}
@@ -270,13 +299,15 @@ def _analyse(pose: PoseSequence, rng: np.random.Generator) -> _Clip:
     if not (np.isfinite(scale) and scale > 0):
         raise NotApplicable("no body scale")
     fps = float(pose.fps)
-    theta = {s: np.unwrap(_angle(p[:, J[b]] - p[:, J[a]])) for s, (a, b, _) in _SEGMENTS.items()}
+    theta = {seg: _direction(p, seg) for seg in _SEGMENTS}
     ranges: dict[str, float] = {}
     signals: dict[str, np.ndarray] = {}
-    for seg, (a, b, _) in _SEGMENTS.items():
-        if seen[J[a]] >= MIN_SEEN and seen[J[b]] >= MIN_SEEN:
-            signals[seg] = np.unwrap(_angle(cl[:, J[b]] - cl[:, J[a]]))
-            ranges[seg] = _range(signals[seg])
+    for seg in _SEGMENTS:
+        d = _direction(cl, seg)
+        if np.isfinite(d).mean() >= MIN_SEEN:
+            ranges[seg] = _range(d)
+            if seg != "trunk":
+                signals[seg] = np.where(np.isfinite(d), d, np.nanmedian(d))
     if all(seen[J[x]] >= MIN_SEEN for x in ("left_hip", "right_hip", "left_ankle", "right_ankle")):
         h = _mid(cl, "left_ankle", "right_ankle")[:, 1] - _mid(cl, "left_hip", "right_hip")[:, 1]
         signals["hip_height"] = h / scale
@@ -292,9 +323,9 @@ def _analyse(pose: PoseSequence, rng: np.random.Generator) -> _Clip:
         ends = np.mean(np.r_[sig[:3], sig[-3:]])
         rest, turn = (lo, hi) if abs(ends - lo) <= abs(ends - hi) else (hi, lo)
         u = np.clip((sig - rest) / (turn - rest), 0.0, 1.0)
-    top = max(ranges.values(), default=0.0)
+    top = max((r for s, r in ranges.items() if s != "trunk"), default=0.0)
     moving = [s for s, r in ranges.items() if not static and r >= max(0.26, 0.4 * top)]
-    lead = max(moving, key=lambda s: ranges[s]) if moving else ""
+    lead = max((s for s in moving if s != "trunk"), key=lambda s: ranges[s], default="")
     dominant = "static" if static else "legs" if primary == "hip_height" or lead.endswith(("thigh", "shin")) else "arms"
     # front-ish view: shoulders at least 0.35 or hips 0.2 torso lengths apart in the image
     front = any(
@@ -316,20 +347,24 @@ def _analyse(pose: PoseSequence, rng: np.random.Generator) -> _Clip:
     )  # fmt: skip
 
 
-def _window(c: _Clip, rng: np.random.Generator, min_frac: float = 0.6) -> tuple[int, int, np.ndarray]:
-    """Frames [a, b) covering 60-100 % of the clip and the main motion's turning point, and the weight (T,).
+def _window(c: _Clip, rng: np.random.Generator, min_frac: float = 0.5) -> tuple[int, int, np.ndarray]:
+    """Frames [a, b) and the fault's weight (T,): 0 outside, raised-cosine ramps of ``RAMP_S`` inside.
 
-    The weight ramps from 0 to 1 over ``RAMP_S`` (raised cosine) where the window starts or ends inside the clip; a
-    window within a ramp of the clip's start (end) is snapped to it and starts (ends) at full strength.
+    Clips shorter than ``WHOLE_CLIP_S`` get the fault on every frame at full strength (no room for ramps: the
+    clip starts and ends inside the fault). Longer ones get a window of 50-100 % of the clip that holds the main
+    motion's turning point at full strength; a window within half a ramp of the clip's start (end) is snapped to it
+    and starts (ends) at full strength.
     """
     n = len(c.u)
-    length = max(min(n, MIN_FRAMES), round(n * rng.uniform(min_frac, 1.0)))
-    r = int(np.clip(round(RAMP_S * c.pose.fps), 2, max(2, length // 3)))
+    if n < WHOLE_CLIP_S * c.pose.fps:
+        return 0, n, np.ones(n)
+    r = max(2, round(RAMP_S * c.pose.fps))
+    length = max(4 * r, round(n * rng.uniform(min_frac, 1.0)))
     peak = int(np.argmax(c.u))
     lo, hi = max(0, peak + r + 1 - length), min(n - length, peak - r)
     a = int(rng.integers(lo, hi + 1)) if lo <= hi else int(np.clip(peak - length // 2, 0, n - length))
     b = a + length
-    a, b = (0 if a < r else a), (n if n - b < r else b)
+    a, b = (0 if a < r / 2 else a), (n if n - b < r / 2 else b)
     i = np.arange(b - a, dtype=np.float64)
     up = (i + 1) / (r + 1) if a > 0 else np.ones_like(i)
     down = (b - a - i) / (r + 1) if b < n else np.ones_like(i)
@@ -345,8 +380,8 @@ def _set_angles(q: np.ndarray, c: _Clip, targets: dict[str, np.ndarray], w: np.n
         if seg not in targets:
             continue
         want = c.theta[seg] + w * _wrap(targets[seg] - c.theta[seg])
-        now = _angle(q[:, J[b]] - q[:, J[a]])
-        _rotate(q, _ids(sub), q[:, J[a]], _wrap(want - now))
+        now = _angle(_point(q, b) - _point(q, a))
+        _rotate(q, _ids(sub), _point(q, a).copy(), _wrap(want - now))
 
 
 def _plant(q: np.ndarray, c: _Clip) -> None:
@@ -478,7 +513,10 @@ def trunk_sway(pose: PoseSequence, rng: np.random.Generator, severity: float) ->
     _need_trunk(c)
     a, b, w = _window(c, rng)
     amp = 8.0 + 17.0 * severity
-    sign = float(rng.choice([-1.0, 1.0]))
+    trunk = _trunk_angle(c.p)
+    corr = float(np.corrcoef(trunk, c.u)[0, 1]) if np.std(trunk) > 0 and np.std(c.u) > 0 else 0.0
+    # exaggerate the trunk's own in-phase motion if it has one
+    sign = float(np.sign(corr)) if abs(corr) > 0.3 else float(rng.choice([-1.0, 1.0]))
     q = c.p.copy()
     _rotate(q, _UPPER, _mid(q, "left_hip", "right_hip"), np.radians(sign * amp) * c.u * w)
     out = _compose(c, q, w)
@@ -521,9 +559,9 @@ def reduced_range(pose: PoseSequence, rng: np.random.Generator, severity: float)
     if any(s.endswith(("thigh", "shin")) for s in c.moving):
         _plant(q, c)
     out = _compose(c, q, w)
-    seg = _primary_seg(c, c.moving)
-    joint = f"{seg.split('_')[0]} {_JOINT_OF[seg.split('_', 1)[1]]}"
-    before, after = _range(_joint_angle(c.pose.xy, seg)[a:b]), _range(_joint_angle(out, seg)[a:b])
+    seg = _primary_seg(c, [s for s in c.moving if s != "trunk"] or c.moving)
+    joint = "trunk" if seg == "trunk" else f"{seg.split('_')[0]} {_JOINT_OF[seg.split('_', 1)[1]]}"
+    before, after = _range(_relative(c.p, seg)[a:b]), _range(_relative(out, seg)[a:b])
     lost = 100.0 * (1.0 - after / before) if before > 0 else 0.0
     desc = f"{joint} moves through {after:.0f} of its {before:.0f} degrees ({lost:.0f} % less)"
     params = {"keep": keep, "joint": joint, "range_before_deg": before, "range_after_deg": after, "segments": c.moving}
@@ -552,15 +590,14 @@ def side_lag(pose: PoseSequence, rng: np.random.Generator, severity: float) -> t
     seg = _primary_seg(c, arms[side])
     full = np.flatnonzero(_full(w))
     if mode == "lag":
-        orig_th = c.theta[seg]
-        new_th = np.unwrap(_angle(out[:, J[_SEGMENTS[seg][1]]] - out[:, J[_SEGMENTS[seg][0]]]))
+        orig_th, new_th = c.theta[seg], _direction(out, seg)
         shifts = np.arange(0, round(0.8 * c.pose.fps) + 1)
         err = [np.nanmean(np.abs(new_th[full] - orig_th[np.clip(full - k, 0, None)])) for k in shifts]
         magnitude, unit = float(shifts[int(np.argmin(err))] / c.pose.fps), "s"
         desc = f"{side} arm lags the other by {magnitude:.2f} s"
         params = {"mode": mode, "side": side, "lag_s": lag}
     else:
-        before, after = _range(_joint_angle(c.pose.xy, seg)[a:b]), _range(_joint_angle(out, seg)[a:b])
+        before, after = _range(_relative(c.p, seg)[a:b]), _range(_relative(out, seg)[a:b])
         magnitude, unit = (100.0 * (1.0 - after / before) if before > 0 else 0.0), "% less range"
         desc = f"{side} arm swings {magnitude:.0f} % less than the other"
         params = {"mode": mode, "side": side, "keep": keep}
@@ -624,7 +661,7 @@ def jerky_tempo(pose: PoseSequence, rng: np.random.Generator, severity: float) -
         trem += amp * np.sin(np.pi / 2 * env) ** 2 * np.sin(2 * np.pi * rng.uniform(4.0, 6.0) * t)
     trem = np.clip(trem, -amp, amp) * w
     for s in c.moving:
-        targets[s] = targets[s] + trem * (1.0 if s.endswith(("forearm", "shin")) else 0.5)
+        targets[s] = targets[s] + trem * (1.0 if s.endswith(("forearm", "shin")) else 0.0 if s == "trunk" else 0.5)
     q = c.p.copy()
     _set_angles(q, c, targets, w)
     if any(s.endswith(("thigh", "shin")) for s in c.moving):
@@ -671,12 +708,7 @@ def compensating_part(pose: PoseSequence, rng: np.random.Generator, severity: fl
             _rotate(q, _ids([f"{s}_elbow", f"{s}_wrist"]), q[:, sh], sign * amp * c.u * w)
         out = _compose(c, q, w)
         moved = max(
-            np.degrees(
-                _p98(
-                    _wrap(_angle(out[:, J[f"{s}_elbow"]] - out[:, J[f"{s}_shoulder"]]) - c.theta[f"{s}_upper_arm"])[a:b]
-                )
-            )
-            for s in arms
+            np.degrees(_p98((_direction(out, f"{s}_upper_arm") - c.theta[f"{s}_upper_arm"])[a:b])) for s in arms
         )
         desc = f"{' and '.join(arms)} arm{'s' if len(arms) > 1 else ''} swing {moved:.0f} degrees with the movement"
         part, unit = "arms", "degrees"
@@ -705,7 +737,7 @@ def knee_valgus(pose: PoseSequence, rng: np.random.Generator, severity: float) -
         n *= np.sign(((centre - q[:, hip]) * n).sum(-1, keepdims=True))  # toward the midline
         q[:, knee] += (size * c.u * w)[:, None] * n
     out = _compose(c, q, w)
-    moved = max(_p98((_joint_angle(out, f"{s}_shin") - _joint_angle(c.p, f"{s}_shin"))[a:b]) for s in knees or _SIDES)
+    moved = max(_p98((_relative(out, f"{s}_shin") - _relative(c.p, f"{s}_shin"))[a:b]) for s in knees or _SIDES)
     desc = f"knees cave inward {moved:.0f} degrees in the loaded phase"
     return _package(c, out, w, a, b, "knee_valgus", severity, moved, "degrees", desc, {"shift_torso": size / c.scale})
 

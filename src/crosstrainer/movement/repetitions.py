@@ -14,15 +14,18 @@ The rule, in short (docs/attributes.md, "Movement attributes"):
    sign-aligned and averaged. The *rest* side is where the clip starts and ends; if start and end disagree, the
    anatomical neutral of the top angle (elbow, hip, knee straight; shoulder with the arm down), else the side the
    signal dwells on. ``u`` runs from 0 (rest) to 1 (turning point), by the p2 and p98 of the signal.
-4. **Hysteresis**: a repetition is an excursion where ``u`` rises above 0.65 and comes back below 0.35, i.e. a
-   prominence of at least 30 % of the clip's own range; its turning point is the extreme inside. Excursions cut by
-   the clip's start or end count only if at least 0.3 of ``u`` on the cut side is visible. Reps shorter than
-   ``min_rep_s`` (0.5 s) are dropped. A rep starts where ``u`` leaves the rest valley before it (within 0.1 of the
-   valley) and ends where it reaches the valley after it; the pause is the time spent in that valley.
-5. **Kind**: 0 reps while moving -> one ``single`` rep when the signal goes from one side to the other once
-   (a transition such as sit-to-stand), else ``irregular``; 1 rep -> ``single``; 2 or more -> ``periodic`` when the
-   reps are regular (confidence >= 0.5, from the spread of rep durations, of the turning and rest levels, and the
-   similarity of rep shapes), else ``irregular``.
+4. **Hysteresis**: a repetition is an excursion where ``u`` rises above 0.55 and comes back below 0.3, i.e. a
+   prominence of at least 25 % of the clip's own range (a rep of 60 % of the deepest one still counts); its turning
+   point is the extreme inside. Excursions cut by the clip's start or end count only if at least 0.25 of ``u`` is
+   visible on the cut side. Reps shorter than ``min_rep_s`` (0.5 s) are dropped. A rep starts where ``u`` leaves the
+   rest valley before it (last frame within 0.1 of the valley's level) and ends where it reaches the valley after it;
+   the pause is the time spent in that valley, the range is the primary signal's excursion from the deeper valley.
+5. **Kind**: 0 reps while moving -> one ``single`` rep when the signal crosses at least half its range once and
+   stays (a transition such as sit-to-stand, at least ``min_rep_s`` long), else ``irregular``; 1 rep -> ``single``;
+   2 or more -> ``periodic`` when the reps are regular, else ``irregular``. ``confidence`` (0..1) is, for 2+ reps,
+   the least of: spread of turn-to-turn gaps and rep durations (coefficient of variation, 0.5 -> 0), spread of the
+   turning and rest levels, mean shape correlation between reps, and how quiet ``u`` stays outside the reps;
+   ``periodic`` needs 0.5. For one rep: same rest level on both sides and quiet outside.
 
 >>> report = find_repetitions(pose)                        # doctest: +SKIP
 >>> report.to_dict()                                       # doctest: +SKIP
@@ -49,6 +52,7 @@ LOW, HIGH = 0.3, 0.55
 VALLEY_TOL = 0.1
 MIN_REP_S = 0.5
 MIN_CONFIDENCE = 0.5
+TRANSITION = 0.5
 NO_MOTION = "no repetitions found: the body barely moves"
 
 # anatomical neutral (standing, arms down): the rest side of an angle signal
@@ -371,17 +375,17 @@ def analyse(pose: PoseSequence, min_rep_s: float = MIN_REP_S) -> tuple[Repetitio
     if len(reps) == 1:
         conf = _single_confidence(u, bounds[0][0], bounds[0][1], valleys[0], valleys[1])
         return RepetitionReport("single", primary, reps, None, conf), sig, u
-    return _transition(sig, primary, u, angles, positions), sig, u
+    return _transition(sig, primary, u, angles, positions, min_rep_s), sig, u
 
 
 def _transition(
-    sig: BodySignals, primary: list[str], u: np.ndarray, angles: list[str], positions: list[str]
+    sig: BodySignals, primary: list[str], u: np.ndarray, angles: list[str], positions: list[str], min_rep_s: float
 ) -> RepetitionReport:
     """No out-and-back excursion: one ``single`` movement if the signal crosses from one side to the other once."""
     n = len(u)
     k = max(1, n // 10)
     a, b = float(np.median(u[:k])), float(np.median(u[-k:]))
-    if abs(b - a) < HIGH - LOW + 0.2:
+    if abs(b - a) < TRANSITION:
         why = "no repetitions found: the body moves but does not go out and back"
         return RepetitionReport("irregular", primary, [], why, 0.0)
     t = sig.times_s
@@ -390,7 +394,10 @@ def _transition(
     e = int(np.argmax(v >= sign * b - VALLEY_TOL))
     before = np.flatnonzero(v[: e + 1] <= sign * a + VALLEY_TOL)
     s = int(before[-1]) if before.size else 0
-    e = max(e, s + 1)
+    e = min(max(e, s + 1), n - 1)
+    if t[e] - t[s] < min_rep_s:
+        why = "no repetitions found: the body jumps from one position to another (too fast for a movement)"
+        return RepetitionReport("irregular", primary, [], why, 0.0)
     rep = Repetition(
         index=1,
         start_s=float(t[s]),

@@ -44,8 +44,8 @@ from crosstrainer.fileio import atomic_write, atomic_write_text
 from crosstrainer.model import prompts
 from crosstrainer.model.calibration import Familiarity
 from crosstrainer.model.checkpoint import Manifest, save_model
-from crosstrainer.model.heads import AttributeHead
 from crosstrainer.model.crosstrainer import CrossTrainerModel, Turn
+from crosstrainer.model.heads import AttributeHead
 from crosstrainer.model.probes import LinearProbe
 from crosstrainer.model.projector import Projector
 from crosstrainer.training.config import TrainConfig
@@ -207,6 +207,7 @@ class Trainer:
         )
         self._wrapped: Any = None
         self.head: AttributeHead | None = None
+        self.head_samples = list(train_samples)
         self.familiarity: Familiarity | None = None
         self.out.mkdir(parents=True, exist_ok=True)
         set_seed(cfg.seed)
@@ -461,31 +462,8 @@ class Trainer:
         return prof, attr
 
     def fit_head(self) -> tuple[AttributeHead | None, Familiarity | None]:
-        """The transferable proficiency head on pooled pose features (3-D samples seen from several virtual
-        cameras), grouped by movement, and the familiarity statistics of its standardised inputs (threshold: the
-        99th percentile of the training clips; ``train default`` sets it on held-out clips). Pose encoders only."""
-        if self.provider.encoder_name != "pose" or len(self.levels) != 2:
-            return None, None
-        names = list(self.provider.pose_encoder.kinematics.feature_names)
-        xs, ys, groups = [], [], []
-        for smp in self.samples:
-            if smp.proficiency not in self.levels:
-                continue
-            for feats in self.provider.views(smp):
-                xs.append(np.nan_to_num(feats.mean(0)))
-                ys.append(self.levels.index(smp.proficiency))
-                groups.append(f"{smp.source}:{smp.sport}")
-        if len(set(ys)) < 2:
-            return None, None
-        x = np.stack(xs)
-        head = AttributeHead.fit(x, np.array(ys), names, groups, seed=self.cfg.seed)
-        familiarity = Familiarity.fit(head._z(x))
-        familiarity.threshold = float(np.percentile(familiarity.distance(head._z(x)), 99))
-        self.log(
-            f"proficiency head: C={head.c}, temperature {head.temperature:.2f}, leave-one-movement-out AUROC "
-            f"{max(head.cv.get('auroc', {'-': float('nan')}).values()):.3f} over {len(set(groups))} movements"
-        )
-        return head, familiarity
+        """The transferable proficiency head and its familiarity statistics (see :func:`fit_head`)."""
+        return fit_head(self.head_samples, self.levels, self.provider, self.cfg.seed, self.log)
 
     # ---- save ------------------------------------------------------------------------------------------------
     def save(self, folder: str | Path, metrics: dict[str, Any], model_card: str, train_info: dict[str, Any]) -> Path:
@@ -545,6 +523,7 @@ def recipe_main(
     feature_cache: str | Path | None = None,
     levels: list[str] | None = None,
     stages: str = "all",
+    head_samples: list[Sample] | None = None,
     train_info: dict[str, Any] | None = None,
     model_card: str | Callable[[dict[str, Any]], str] | None = None,
     progress: Any = None,
@@ -553,6 +532,8 @@ def recipe_main(
     """The one training entry: train ``samples`` with ``cfg`` and save the model folder ``out``.
 
     ``stages``: ``"all"`` (Stage I then II, or II only when ``cfg.two_stage`` is false) or ``"stage1"``.
+    ``head_samples``: the clips the proficiency head learns from (default: ``samples``; the head is cheap, so it
+    can see far more clips than the language model).
     Checkpoints and ``metrics.jsonl`` go to ``work_dir`` (default ``.<out name>-work`` beside ``out``); the same
     call resumes there. Only the main process writes the model. Returns ``{"stages", "info", "out"}``, where
     ``info`` (also saved as the manifest's ``train``) holds the stage reports, sample count and ``train_info``.
@@ -562,6 +543,8 @@ def recipe_main(
     work = Path(work_dir) if work_dir else out.parent / f".{out.name}-work"
     provider = FeatureProvider(cfg.encoder, feature_cache=feature_cache, augment=cfg.augment)
     trainer = Trainer(cfg, samples, work, provider=provider, levels=levels, vocabulary=vocabulary, log=log)
+    if head_samples is not None:
+        trainer.head_samples = list(head_samples)
     if stages == "stage1":
         stage1_items, _ = build_items(samples, cfg)
         report = {"stage1": trainer.run_stage(1, stage1_items, [], progress)}
@@ -583,3 +566,40 @@ def recipe_main(
         card = card or f"# {cfg.name}\n\nTrained on {len(samples)} samples, seed {cfg.seed}. Stages: {report}\n"
         trainer.save(out, metrics={"train": report}, model_card=card, train_info=info)
     return {"stages": report, "info": info, "out": out, "main_process": trainer.acc.is_main_process}
+
+
+def fit_head(
+    samples: list[Sample],
+    levels: list[str],
+    provider: FeatureProvider,
+    seed: int = 0,
+    log: Callable[[str], None] = print,
+) -> tuple[AttributeHead | None, Familiarity | None]:
+    """The transferable proficiency head on pooled pose features (3-D samples seen from several virtual cameras),
+    grouped by movement, and the familiarity statistics of its standardised inputs (threshold: the 99th
+    percentile of the training clips; ``train default`` sets it on held-out clips). Pose encoders with two levels
+    only: (None, None) otherwise."""
+    if provider.encoder_name != "pose" or len(levels) != 2:
+        return None, None
+    names = list(provider.pose_encoder.kinematics.feature_names)
+    xs, ys, groups = [], [], []
+    for smp in samples:
+        if smp.proficiency not in levels or smp.pose is None:
+            continue
+        for feats in provider.views(smp):
+            xs.append(np.nan_to_num(feats.mean(0)))
+            ys.append(levels.index(smp.proficiency))
+            groups.append(f"{smp.source}:{smp.sport}")
+    if len(set(ys)) < 2:
+        return None, None
+    x = np.stack(xs)
+    head = AttributeHead.fit(x, np.array(ys), names, groups, seed=seed)
+    familiarity = Familiarity.fit(head._z(x))
+    familiarity.threshold = float(np.percentile(familiarity.distance(head._z(x)), 99))
+    cv = head.cv.get("auroc", {})
+    log(
+        f"proficiency head: C={head.c}, temperature {head.temperature:.2f}"
+        + (f", leave-one-movement-out AUROC {max(cv.values()):.3f}" if cv else "")
+        + f" ({len(x)} views of {len(set(groups))} movements)"
+    )
+    return head, familiarity
