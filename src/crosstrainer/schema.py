@@ -6,19 +6,29 @@ Example (abridged)::
       "schema": "crosstrainer.assessment/v1",
       "input": {"path": "examples/sample_bicep_curl.mp4", "kind": "video", "duration_s": 2.23, "fps": 29.97},
       "sport": "bicep curl",
-      "proficiency": {"level": "good form", "levels": ["needs improvement", "good form"],
-                      "probabilities": [0.31, 0.69], "score": 0.69, "llm_level": "good form"},
-      "attributes": [{"name": "posture", "confidence": 0.64, "windows": [[0.0, 2.0]]}],
-      "feedback": ["Keep your torso upright; do not lean back to swing the weight."],
+      "proficiency": {"level": "needs improvement", "levels": ["needs improvement", "good form"],
+                      "probabilities": [0.71, 0.29], "score": 0.29, "llm_level": "needs improvement",
+                      "confidence": "high", "confidence_reasons": [],
+                      "attribute_contributions": {"trunk control": -1.2, "range of motion": 0.3},
+                      "probe": {"level": "needs improvement", "probabilities": [0.8, 0.2]}},
+      "attributes": [{"name": "trunk control", "confidence": 0.82, "windows": [[0.4, 4.1]], "repetitions": [1, 2],
+                      "definition": "...", "measured": {"value": 14.0, "unit": "deg", "detail": "..."}}],
+      "feedback": ["Your trunk swings about 14 degrees during reps 1-2: brace your core and keep your torso still."],
+      "feedback_source": ["grounded"],
+      "repetitions": {"kind": "periodic", "count": 2, "primary": ["right_elbow_angle"], "repetitions": [...]},
       "timeline": {"times_s": [0.0, 1.0], "attributes": {"posture": [0.7, 0.58]}, "visibility": [0.98, 0.97]},
       "model": {"name": "crosstrainer-embedded-smollm2", "version": "0.1.0"}
     }
 
-``timeline`` holds one value per encoded second (the start time of each second in ``times_s``): the per-second
-attribute probe's probability of each attribute, and the fraction of joints seen. An attribute's ``windows`` are the
-Stage-I spans where the language model named it (the clip is cut into windows of ``stage1_window_s``, 2 s by
-default, and Stage I names the attributes of each), merged where they touch; its ``confidence`` is the language
-model's probability of the tokens that spell its name (geometric mean), the highest over those windows.
+``proficiency``: the verdict of the model's attribute head (calibrated; never above 0.99), with ``confidence``
+``"low"`` and its reasons when the clip is unlike the training clips, the body is hidden or the clip is short;
+``attribute_contributions`` says which attributes lowered the score; ``probe`` is the linear probe on the projected
+features, reported as a baseline. ``attributes``: the vocabulary attributes Stage I named, each in the windows (the
+clip's repetitions, or 2-s windows when none are found) where the model's probability of naming it reached the
+threshold; ``confidence`` is that probability, the highest over those windows. ``feedback_source`` says, per line,
+whether it is the language model's checked text (``model``) or built from a measurement (``grounded``).
+``timeline`` holds one value per encoded second: the per-second attribute probe's probability of each attribute,
+and the fraction of joints seen.
 """
 
 from __future__ import annotations
@@ -49,6 +59,9 @@ class Proficiency(_Open):
     llm_level: str | None = Field(None, description="the level the language model states, when it states one")
     confidence: Literal["high", "low"] = Field("high", description="low: unfamiliar movement, body hidden, short clip")
     confidence_reasons: list[str] = Field(default_factory=list)
+    attribute_contributions: dict[str, float] = Field(
+        default_factory=dict, description="each attribute's share of the verdict's logit (negative = lowered it)"
+    )
 
 
 class AttributeResult(_Open):
@@ -56,6 +69,7 @@ class AttributeResult(_Open):
     confidence: float = Field(ge=0.0, le=1.0)
     windows: list[tuple[float, float]]
     definition: str | None = None
+    repetitions: list[int] = Field(default_factory=list, description="1-based repetitions where it showed")
 
 
 class Timeline(_Open):

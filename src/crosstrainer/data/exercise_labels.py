@@ -127,11 +127,15 @@ CORRECT_GENERIC = LabelMeaning("good form", (), ("Good form: keep the same contr
 
 
 def default_vocabulary() -> Vocabulary:
-    """The attribute vocabulary of the embedded default model, with counts left to the training run."""
+    """The attribute vocabulary of the embedded default model: the movement backbone
+    (:data:`crosstrainer.movement.BACKBONE`), with this module's wording for the five attributes the labels use."""
+    from crosstrainer.movement import BACKBONE
+
     sports: dict[str, set[str]] = {a.name: set() for a in ATTRIBUTES}
     for sport, labels in LABELS.items():
         for meaning in labels.values():
             for name in meaning.attributes:
                 sports[name].add(sport)
-    attrs = [a.model_copy(update={"sports": sorted(sports[a.name])}) for a in ATTRIBUTES]
-    return Vocabulary(attributes=attrs, meta={"source": "crosstrainer.data.exercise_labels"})
+    ours = {a.name: a.model_copy(update={"sports": sorted(sports[a.name])}) for a in ATTRIBUTES}
+    attrs = [ours.get(a.name, a) for a in BACKBONE] + [a for n, a in ours.items() if n not in {b.name for b in BACKBONE}]
+    return Vocabulary(attributes=attrs, meta={"source": "crosstrainer.data.exercise_labels + crosstrainer.movement"})

