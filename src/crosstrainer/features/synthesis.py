@@ -1,37 +1,39 @@
 """Attribute synthesis: physically plausible faulty versions of real correct executions, with a known fault.
 
-Real labelled faults exist for a few exercises only; the skill-attributes (trunk control, range of motion, symmetry,
-...) mean the same on every exercise. From a real CORRECT execution of any *training* movement, each perturbation
-makes a faulty version whose attribute, severity, time window and measured size are known::
+Real labelled faults exist for a few exercises only, but the skill-attributes (trunk control, range of motion,
+symmetry, ...) mean the same on every exercise. From a real CORRECT execution of any *training* movement, each
+perturbation makes a faulty version whose attribute, severity, time window and measured size are known::
 
     pose2, fault = trunk_sway(pose, np.random.default_rng(0), severity=0.6)
     fault.to_dict()
-    {"kind": "trunk_sway", "attribute": "trunk control", "severity": 0.6, "window": [0.33, 2.2],
+    {"kind": "trunk_sway", "attribute": "trunk control", "severity": 0.6, "window": [0.0, 2.4],
      "magnitude": 18.2, "unit": "degrees", "description": "trunk sways 18 degrees in phase with the movement",
      "feedback": "Your trunk swings about 18 degrees: brace your core and keep your torso still.", "params": {...}}
 
-| kind | attribute | what changes |
+| kind | attribute | what changes (severity 0 -> 1) |
 |---|---|---|
-| ``trunk_sway`` | trunk control | upper body rotates about the hip centre in phase with the main motion, 8-25 deg |
-| ``trunk_lean`` | posture | constant extra lean of the upper body, 10-30 deg |
-| ``reduced_range`` | range of motion | moving limb segments keep 0.8-0.4 of their swing about the rest position |
+| ``trunk_sway`` | trunk control | upper body turns about the hip centre in phase with the main motion, 8-25 deg |
+| ``trunk_lean`` | posture | constant extra lean of the upper body about the hip centre, 10-30 deg |
+| ``reduced_range`` | range of motion | the swinging segments keep 80-40 % of their swing about the rest position |
 | ``side_lag`` | symmetry | one arm lags the other by 0.15-0.5 s, or swings 20-50 % less |
-| ``hips_drop`` | hip alignment | hips sag/pike off the shoulder-ankle line by 5-15 % of the torso length |
-| ``jerky_tempo`` | movement control | uneven time warp (speed +-30-75 %) and 4-6 Hz tremor bursts in the moving limbs |
-| ``compensating_part`` | compensation | with arm movements hips shift 5-15 % torso; with leg ones arms swing 10-30 deg |
-| ``knee_valgus`` | knee alignment | knees move toward the midline in the loaded phase, 6-18 % torso (front views) |
+| ``hips_drop`` | hip alignment | the pelvis sags/pikes (or shifts) off the shoulder-ankle line, 5-15 % torso |
+| ``jerky_tempo`` | movement control | whole body re-timed (speed varies 30-75 %) plus 3-5 Hz tremor bursts |
+| ``compensating_part`` | compensation | arm movements: hips shift 5-15 % torso; leg movements: arms swing 10-30 deg |
+| ``knee_valgus`` | knee alignment | the loaded knees cave toward the midline as the hips go down (front views) |
 | ``weight_shift`` | balance | the body above the ankles drifts sideways over the feet, 10-25 % torso |
 
-How: every change is a rotation of a limb segment (with everything below it) about its parent joint, or of a leg
-about its ankle, so 2-D bone lengths are kept (``knee_valgus`` moves the knee between a fixed hip and ankle: second
-order, < 3 %); feet that stand still stay planted (the body is re-anchored on the stiller ankle, the other leg is
-solved by two-bone IK). Each fault lives in a window (60-100 % of the clip, containing the movement's turning point)
-and enters and leaves with raised-cosine ramps: frames outside the window are bit-identical to the original.
-``check_plausible`` measures bone-length change and frame-to-frame jumps against the original.
+How: a change is a rotation of a segment (with everything it carries) about its parent joint, a move of the pelvis
+over fixed feet (two-bone IK for each leg, the knee staying on its side), or a re-timing of the whole body, so 2-D
+bone lengths are kept; feet that stand still stay planted (the body is re-anchored on the stiller ankle, the other
+leg is solved by IK). Segments that turn toward the camera (foreshortened) are not rotated: their 2-D direction is
+not their motion. Each fault lives in a window that holds the movement's turning point and enters and leaves with
+``RAMP_S`` raised-cosine ramps; frames outside it are bit-identical to the original. Clips under ``WHOLE_CLIP_S``
+carry the fault on every frame. ``check_plausible`` measures bone-length change and frame-to-frame jumps.
 
-With ``pose.meta["xyz"]`` (UI-PRMD) the same edit is lifted to 3-D: each joint moves in the camera's image plane at
-its own depth, so re-projecting the new ``xyz`` with the same camera gives the new 2-D keypoints (the fault lies in
-that camera's image plane; other virtual cameras see it from their side).
+With ``pose.meta["xyz"]`` and its camera record (UI-PRMD) the 3-D joints are edited too: each joint moves in the
+camera's image plane at its own depth and then slides along its camera ray to keep its bone's 3-D length, so
+re-projecting the new ``xyz`` with the same camera gives the new 2-D keypoints (``knee_valgus`` turns the knee about
+the hip-ankle axis in 3-D and re-projects). The fault then lies in that camera's image plane.
 
 **Never perturb a held-out exercise**: ``synthesize`` only transforms what it is given, so the caller must pass the
 training samples only (a movement held out for zero-shot evaluation must not leak in as a synthetic fault).
@@ -49,7 +51,7 @@ import numpy as np
 from crosstrainer.data.sample import Commentary, Sample
 from crosstrainer.encoders.kinematics import DEFAULT_MIN_CONF, MIN_CONF_BY_LAYOUT, body_scale, facing_sign
 from crosstrainer.keypoints.filtering import clean_pose, smooth
-from crosstrainer.keypoints.projection import Camera
+from crosstrainer.keypoints.projection import Camera, project
 from crosstrainer.keypoints.skeleton import J, PoseSequence
 
 ATTRIBUTES: tuple[str, ...] = (
@@ -91,6 +93,12 @@ for _s in _SIDES:
     _SEGMENTS[f"{_s}_forearm"] = (f"{_s}_elbow", f"{_s}_wrist", (f"{_s}_wrist",))
     _SEGMENTS[f"{_s}_shin"] = (f"{_s}_knee", f"{_s}_ankle", tuple(f"{_s}_{f}" for f in _FOOT))
 _UPPER = [J[n] for n in _UPPER_NAMES]
+_LIMB_CHAIN = [
+    (J[f"{s}_{a}"], J[f"{s}_{b}"])
+    for s in ("left", "right")
+    for a, b in (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle"))
+] + [(J[f"{s}_ankle"], J[f"{s}_{f}"]) for s in ("left", "right") for f in ("heel", "foot_index")]
+"""(parent, child) joint pairs, parents first: the bones ``_lift_xyz`` keeps at their 3-D length."""
 _JOINT_OF = {"upper_arm": "shoulder", "forearm": "elbow", "thigh": "hip", "shin": "knee"}
 _REFERENCE = {"upper_arm": "trunk", "forearm": "upper_arm", "thigh": "trunk", "shin": "thigh"}
 BONES: tuple[tuple[str, str], ...] = (
@@ -230,15 +238,13 @@ def _joint_angle(q: np.ndarray, seg: str) -> np.ndarray:  # the encoder's defini
     return np.degrees(np.arccos(np.clip(c, -1.0, 1.0)))
 
 
-def _hip_line_offset(q: np.ndarray, scale: float) -> np.ndarray:
-    """Hip centre above (+, pike) or below (-, sag) the shoulder-ankle line, in torso lengths (as the encoder)."""
-    sh, hip = _mid(q, "left_shoulder", "right_shoulder"), _mid(q, "left_hip", "right_hip")
-    d = _mid(q, "left_ankle", "right_ankle") - sh
-    normal = np.stack([d[:, 1], -d[:, 0]], -1)
-    normal = np.where(normal[:, 1:2] > 0, -normal, normal)  # pointing up in the image (y down)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        normal = normal / np.linalg.norm(normal, axis=-1, keepdims=True)
-    return ((hip - sh) * normal).sum(-1) / scale
+def _normal(d: np.ndarray) -> np.ndarray:
+    """Unit normals (T, 2) of the directions ``d`` (T, 2), all on one side: image-up for a lying line, and for an
+    upright one the side of the clip's median normal (so that it does not flip from frame to frame)."""
+    n = np.stack([d[:, 1], -d[:, 0]], -1) / np.maximum(np.linalg.norm(d, axis=-1, keepdims=True), 1e-12)
+    dm = np.nanmedian(d, axis=0)
+    ref = np.array([dm[1], -dm[0]]) * (-1.0 if -dm[0] > 0 else 1.0)  # the median line's normal, pointing up
+    return n * np.where((n * ref).sum(-1, keepdims=True) < 0, -1.0, 1.0)
 
 
 def _com(q: np.ndarray) -> np.ndarray:
@@ -249,13 +255,27 @@ def _com(q: np.ndarray) -> np.ndarray:
 
 
 def _p98(x: np.ndarray) -> float:
-    x = np.abs(x[np.isfinite(x)])
-    return float(np.percentile(x, 98)) if x.size else 0.0
+    """98th percentile of |x| (a robust maximum; 0 when nothing is finite)."""
+    v = _percentiles(np.abs(x), (98.0,))[0]
+    return float(v) if np.isfinite(v) else 0.0
+
+
+def _percentiles(x: np.ndarray, q: tuple[float, ...]) -> np.ndarray:
+    """Percentiles ``q`` of the finite values of ``x`` (NaN when there are none), as ``np.percentile`` but faster
+    on the short series used here."""
+    x = np.sort(x[np.isfinite(x)])
+    if not x.size:
+        return np.full(len(q), np.nan)
+    pos = np.asarray(q, np.float64) / 100 * (x.size - 1)
+    lo = np.floor(pos).astype(int)
+    frac = pos - lo
+    return x[lo] * (1 - frac) + x[np.minimum(lo + 1, x.size - 1)] * frac
 
 
 def _range(x: np.ndarray) -> float:
-    x = x[np.isfinite(x)]
-    return float(np.percentile(x, 95) - np.percentile(x, 5)) if x.size else 0.0
+    """p95 - p5 of the finite values (0 when there are none)."""
+    v = _percentiles(x, (5.0, 95.0))
+    return float(v[1] - v[0]) if np.isfinite(v).all() else 0.0
 
 
 # ------------------------------------------------------------------------------------------------- the analysis
@@ -287,6 +307,9 @@ class _Clip:
 
 
 def _analyse(pose: PoseSequence, rng: np.random.Generator) -> _Clip:
+    """What moves and how: the main motion (the segment direction, or hip height, with the largest p5-p95 range,
+    measured on the encoder's cleaned keypoints), its phase ``u``, the swinging segments, the planted feet, the view.
+    A static clip (main range under 0.25 rad or torso lengths) gets a slow random oscillation as its phase."""
     n = len(pose)
     if n < MIN_FRAMES:
         raise NotApplicable(f"clip too short: {n} frames < {MIN_FRAMES}")
@@ -309,7 +332,7 @@ def _analyse(pose: PoseSequence, rng: np.random.Generator) -> _Clip:
         if np.isfinite(d).mean() < MIN_SEEN:
             continue
         length = np.linalg.norm(_point(cl, b) - _point(cl, a), axis=-1)
-        if np.mean(length < 0.6 * np.nanpercentile(length, 95)) > 0.15:
+        if np.mean(length < 0.6 * _percentiles(length, (95.0,))[0]) > 0.15:
             foreshortened.append(seg)  # turns towards the camera: its 2-D direction is not its motion
             continue
         ranges[seg] = _range(d)
@@ -318,17 +341,17 @@ def _analyse(pose: PoseSequence, rng: np.random.Generator) -> _Clip:
     if all(seen[J[x]] >= MIN_SEEN for x in ("left_hip", "right_hip", "left_ankle", "right_ankle")):
         h = _mid(cl, "left_ankle", "right_ankle")[:, 1] - _mid(cl, "left_hip", "right_hip")[:, 1]
         signals["hip_height"] = h / scale
-    energy = {k: _range(v) for k, v in signals.items()}
+    energy = {k: float(np.diff(_percentiles(v, (10.0, 90.0)))[0]) for k, v in signals.items()}  # robust to glitches
     primary = max(energy, key=energy.get) if energy else "none"
     static = not energy or energy[primary] < 0.25  # under ~15 degrees (or a quarter torso length)
-    if static:
-        f, ph = rng.uniform(0.3, 0.6), rng.uniform(0, 2 * np.pi)
+    if static:  # a slow sway, at least half a cycle within the clip
+        dur = max(pose.duration_s, 1e-3)
+        f, ph = rng.uniform(max(0.3, 0.6 / dur), max(0.6, 1.0 / dur)), rng.uniform(0, 2 * np.pi)
         u = 0.5 - 0.5 * np.cos(2 * np.pi * f * (pose.times_s - pose.times_s[0]) + ph)
     else:
         sig = smooth(signals[primary][:, None], fps, 0.1)[:, 0].astype(np.float64)
         lo, hi = np.percentile(sig, [2, 98])
-        ends = np.mean(np.r_[sig[:3], sig[-3:]])
-        rest, turn = (lo, hi) if abs(ends - lo) <= abs(ends - hi) else (hi, lo)
+        rest, turn = (lo, hi) if _rest_is_low(cl, primary, sig, lo, hi) else (hi, lo)
         u = np.clip((sig - rest) / (turn - rest), 0.0, 1.0)
     top = max((r for s, r in ranges.items() if s != "trunk"), default=0.0)
     top = max(top, energy.get("hip_height", 0.0) if foreshortened else 0.0)
@@ -349,10 +372,27 @@ def _analyse(pose: PoseSequence, rng: np.random.Generator) -> _Clip:
         and np.hypot(*[_range(cl[:, J[f"{s}_ankle"], k]) for k in (0, 1)]) < 0.2 * scale
     ]
     planted.sort(key=lambda s: np.hypot(*[_range(cl[:, J[f"{s}_ankle"], k]) for k in (0, 1)]))
+    facing = facing_sign(cl, scale)
     return _Clip(
-        pose, p, seen, float(scale), theta, ranges, u, primary, static, moving, foreshortened, dominant, front,
-        facing_sign(cl, scale), planted,
+        pose, p, seen, float(scale), theta, ranges, u, primary, static, moving, foreshortened, dominant, front, facing,
+        planted,
     )  # fmt: skip
+
+
+def _rest_is_low(cl: np.ndarray, primary: str, sig: np.ndarray, lo: float, hi: float) -> bool:
+    """Which end of the main signal is rest: the anatomically neutral one (elbow and knee straight, arm and thigh
+    down, hips high), else the one the clip starts at (a segmented repetition starts at rest)."""
+    near_lo, near_hi = sig <= lo + 0.15 * (hi - lo), sig >= hi - 0.15 * (hi - lo)
+    if primary == "hip_height":
+        return False  # signal = hip height: rest is standing tall
+    rel = np.abs(_relative(cl, primary))
+    # distance from neutral, degrees: 0 for a straight elbow or knee; 180 for an arm or thigh hanging down
+    off = rel if primary.endswith(("forearm", "shin")) else 180.0 - rel
+    off_lo, off_hi = np.nanmean(off[near_lo]), np.nanmean(off[near_hi])
+    if np.isfinite(off_lo) and np.isfinite(off_hi) and abs(off_lo - off_hi) > 15.0:
+        return bool(off_lo < off_hi)
+    start = float(np.mean(sig[:3]))
+    return abs(start - lo) <= abs(start - hi)
 
 
 def _window(c: _Clip, rng: np.random.Generator, min_frac: float = 0.5) -> tuple[int, int, np.ndarray]:
@@ -443,7 +483,12 @@ def _shift_hips(q: np.ndarray, c: _Clip, disp: np.ndarray, keep_shoulders: bool)
         goal = q[:, hip] + disp
         if c.present(f"{s}_knee", f"{s}_ankle"):
             l1, l2 = np.linalg.norm(q[:, knee] - q[:, ank], axis=-1), np.linalg.norm(q[:, hip] - q[:, knee], axis=-1)
-            q[:, knee], q[:, hip] = _two_bone(q[:, ank], goal, l1, l2, _bend(q[:, ank], q[:, knee], q[:, hip]))
+            q[:, knee], reached = _two_bone(q[:, ank], goal, l1, l2, _bend(q[:, ank], q[:, knee], q[:, hip]))
+            # out of reach (a straight leg): the pelvis still moves as one piece, the foot slides the rest
+            slide = goal - reached
+            q[:, knee] += slide
+            q[:, _ids([f"{s}_{f}" for f in _FOOT])] += slide[:, None]
+            q[:, hip] = goal
         elif c.present(f"{s}_knee"):
             _rotate(q, [hip], q[:, knee], _wrap(_angle(goal - q[:, knee]) - _angle(q[:, hip] - q[:, knee])))
         else:
@@ -457,10 +502,26 @@ def _shift_hips(q: np.ndarray, c: _Clip, disp: np.ndarray, keep_shoulders: bool)
             _rotate(q, _ids([f"{s}_elbow", f"{s}_wrist"]), q[:, J[f"{s}_shoulder"]], -beta)
 
 
-def _rest(c: _Clip, seg: str) -> float:
-    """A segment's direction at rest: its median over the frames where the main motion is near rest."""
+def _in_phase_sign(x: np.ndarray, u: np.ndarray, rng: np.random.Generator) -> float:
+    """+1/-1: the sign of ``x``'s own in-phase motion with ``u`` when it has one (|r| > 0.3), else random; a
+    compensation exaggerates what the body already does rather than cancel it."""
+    ok = np.isfinite(x)
+    corr = float(np.corrcoef(x[ok], u[ok])[0, 1]) if ok.sum() > 2 and np.std(x[ok]) > 0 and np.std(u[ok]) > 0 else 0.0
+    return float(np.sign(corr)) if abs(corr) > 0.3 else float(rng.choice([-1.0, 1.0]))
+
+
+def _shrink(q: np.ndarray, c: _Clip, segs: list[str], keep: float, w: np.ndarray) -> None:
+    """In place: each segment's joint angle (against its reference, ``_relative``) keeps ``keep`` of its swing about
+    its value at rest, blended by ``w``; parents first, so a child keeps its own joint angle as its parent turns."""
     at_rest = c.u <= 0.15
-    return float(np.median(c.theta[seg][at_rest if at_rest.sum() >= 3 else np.argsort(c.u)[:3]]))
+    rest_frames = at_rest if at_rest.sum() >= 3 else np.argsort(c.u)[:3]
+    for seg in (s for s in _SEGMENTS if s in segs):
+        rel = np.radians(_relative(c.p, seg))
+        rest = float(np.median(rel[rest_frames]))
+        want_rel = rel + w * (rest + keep * (rel - rest) - rel)
+        now_rel = np.radians(_relative(q, seg))
+        a, _, sub = _SEGMENTS[seg]
+        _rotate(q, _ids(sub), _point(q, a).copy(), _wrap(want_rel - now_rel))
 
 
 def _full(w: np.ndarray) -> np.ndarray:
@@ -478,39 +539,77 @@ def _compose(c: _Clip, q: np.ndarray, w: np.ndarray) -> np.ndarray:
     return out
 
 
-def _lift_xyz(pose: PoseSequence, delta: np.ndarray) -> np.ndarray | None:
-    """``meta["xyz"]`` moved so that projecting it with the same camera gives the 2-D keypoints + ``delta`` (pixels)."""
-    xyz, cam, target = pose.meta.get("xyz"), pose.meta.get("camera"), pose.meta.get("target_m")
-    if xyz is None or cam is None or target is None:
+def _camera(meta: dict[str, Any]) -> Camera | None:
+    """The virtual camera ``project`` recorded in ``meta`` (with its target), or None."""
+    cam = meta.get("camera")
+    if not isinstance(cam, dict) or meta.get("target_m") is None:
         return None
-    camera = Camera(**{**cam, "image_size": tuple(cam["image_size"])})
+    return Camera(**{**cam, "image_size": tuple(cam["image_size"])})
+
+
+def _lift_xyz(meta: dict[str, Any], xyz: np.ndarray, delta: np.ndarray) -> np.ndarray | None:
+    """3-D joints (T, 17, 3) moved so that their projection moves by ``delta`` (T, 17, 2) pixels.
+
+    Each joint moves in the image plane of the camera in ``meta`` (``project``'s record) at its own depth, so that
+    projecting the result with that camera gives the edited 2-D keypoints; then, limb by limb from the trunk out,
+    each moved joint slides along its camera ray (its pixel unchanged) to the depth that restores its bone's 3-D
+    length (or the nearest one). None without a camera record.
+    """
+    camera, target = _camera(meta), meta.get("target_m")
+    if camera is None or target is None:
+        return None
     direction, rot = camera.basis()
-    xyz = np.asarray(xyz, dtype=np.float64)
-    depth = (xyz - (np.asarray(target) + camera.distance_m * direction)) @ rot[2]
+    eye = np.asarray(target, np.float64) + camera.distance_m * direction
+    base = np.asarray(xyz, dtype=np.float64)
+    depth = (base - eye) @ rot[2]
     d = np.nan_to_num(delta)
-    move = (d[..., :1] * rot[0] - d[..., 1:] * rot[1]) * (depth / camera.focal)[..., None]
-    return (xyz + np.nan_to_num(move)).astype(np.float32)
+    out = base + np.nan_to_num((d[..., :1] * rot[0] - d[..., 1:] * rot[1]) * (depth / camera.focal)[..., None])
+    moved = np.abs(d).sum(-1) > 0  # (T, 17)
+    for parent, child in _LIMB_CHAIN:
+        todo = (moved[:, child] | moved[:, parent]) & np.isfinite(out[:, [parent, child]]).all((1, 2))
+        if not todo.any():
+            continue
+        length = np.linalg.norm(base[todo, child] - base[todo, parent], axis=-1)
+        ray = out[todo, child] - eye
+        now = np.linalg.norm(ray, axis=-1)
+        ray /= now[:, None]
+        along = (ray * (out[todo, parent] - eye)).sum(-1)
+        disc = along**2 - (np.linalg.norm(out[todo, parent] - eye, axis=-1) ** 2 - length**2)
+        root = np.sqrt(np.maximum(disc, 0.0))
+        lam = np.where(np.abs(along + root - now) < np.abs(along - root - now), along + root, along - root)
+        out[todo, child] = eye + lam[:, None] * ray
+        moved[todo, child] = True
+    return out.astype(np.float32)
 
 
 def _package(
     c: _Clip, out: np.ndarray, w: np.ndarray, a: int, b: int, kind: str, severity: float,
     magnitude: float, unit: str, description: str, params: dict[str, Any], source_time: np.ndarray | None = None,
+    xyz: np.ndarray | None = None,
 ) -> tuple[PoseSequence, Fault]:  # fmt: skip
     pose = c.pose
     t0 = float(pose.times_s[0])
-    window = (round(float(pose.times_s[a]) - t0, 3), round(float(pose.times_s[b - 1]) - t0 + 1.0 / pose.fps, 3))
+    window = (float(pose.times_s[a]) - t0, float(pose.times_s[b - 1]) - t0 + 1.0 / pose.fps)
     fault = Fault(kind, KINDS[kind], float(severity), window, description, round(float(magnitude), 3), unit)
     fault.params = {k: (round(float(v), 4) if isinstance(v, float | np.floating) else v) for k, v in params.items()}
+    full = np.flatnonzero(_full(w))  # the span at full strength, inside the ramps
+    fault.params["full_window"] = [float(pose.times_s[full[0]]) - t0, float(pose.times_s[full[-1]]) - t0 + 1 / pose.fps]
     fault.feedback = feedback_text(fault)
     meta = {**pose.meta, "synthetic": fault.to_dict()}
-    if source_time is None:
-        xyz = _lift_xyz(pose, out - pose.xy.astype(np.float64))
-    else:  # re-timed: each frame shows the pose of another moment, in 3-D too
-        meta["synthetic_source_time_s"] = source_time
-        xyz = _retime(np.asarray(pose.meta["xyz"], np.float64), pose.times_s, source_time) if "xyz" in pose.meta else None
-        xyz = None if xyz is None else _lift_xyz(PoseSequence(pose.xy, pose.conf, pose.times_s, pose.fps, meta={**pose.meta, "xyz": xyz}), out - _retime(pose.xy.astype(np.float64), pose.times_s, source_time))
-    if xyz is not None:
-        meta["xyz"] = xyz
+    base = pose.xy.astype(np.float64)
+    if xyz is None:
+        xyz = pose.meta.get("xyz")
+        lift = True
+    else:  # already edited in 3-D
+        lift = False
+    if source_time is not None:  # re-timed: each frame shows the pose of another moment, in 3-D too
+        meta["synthetic_source_time_s"] = np.asarray(source_time, np.float64)
+        base = _retime(base, pose.times_s, source_time)
+        xyz = None if xyz is None else _retime(np.asarray(xyz, np.float64), pose.times_s, source_time)
+    if lift and xyz is not None:
+        xyz = _lift_xyz(pose.meta, xyz, out - base)
+    if xyz is not None:  # bit-identical outside the window, as the 2-D keypoints
+        meta["xyz"] = np.where((w > 0)[:, None, None], xyz, pose.meta["xyz"]).astype(np.float32)
     src = f"{pose.source}#synth-{kind}" if pose.source else f"synth-{kind}"
     new = PoseSequence(out.astype(np.float32), pose.conf.copy(), pose.times_s.copy(), pose.fps, src, meta)
     return new, fault
@@ -551,10 +650,7 @@ def trunk_sway(pose: PoseSequence, rng: np.random.Generator, severity: float) ->
     _need_trunk(c)
     a, b, w = _window(c, rng)
     amp = 8.0 + 17.0 * severity
-    trunk = _trunk_angle(c.p)
-    corr = float(np.corrcoef(trunk, c.u)[0, 1]) if np.std(trunk) > 0 and np.std(c.u) > 0 else 0.0
-    # exaggerate the trunk's own in-phase motion if it has one
-    sign = float(np.sign(corr)) if abs(corr) > 0.3 else float(rng.choice([-1.0, 1.0]))
+    sign = _in_phase_sign(_trunk_angle(c.p), c.u, rng)
     q = c.p.copy()
     _rotate(q, _UPPER, _mid(q, "left_hip", "right_hip"), np.radians(sign * amp) * c.u * w)
     out = _compose(c, q, w)
@@ -591,56 +687,81 @@ def reduced_range(pose: PoseSequence, rng: np.random.Generator, severity: float)
         raise NotApplicable("no limb moves")
     a, b, w = _window(c, rng)
     keep = 0.8 - 0.4 * severity
-    targets = {s: _rest(c, s) + keep * _wrap(c.theta[s] - _rest(c, s)) for s in c.moving}
     q = c.p.copy()
-    _set_angles(q, c, targets, w)
+    _shrink(q, c, c.moving, keep, w)
     if any(s.endswith(("thigh", "shin")) for s in c.moving):
         _plant(q, c)
     out = _compose(c, q, w)
     seg = _primary_seg(c, [s for s in c.moving if s != "trunk"] or c.moving)
     joint = "trunk" if seg == "trunk" else f"{seg.split('_')[0]} {_JOINT_OF[seg.split('_', 1)[1]]}"
-    before, after = _range(_relative(c.p, seg)[a:b]), _range(_relative(out, seg)[a:b])
+    full = _full(w)
+    before, after = _range(_relative(c.p, seg)[full]), _range(_relative(out, seg)[full])
     lost = 100.0 * (1.0 - after / before) if before > 0 else 0.0
+    if lost < 50.0 * (1.0 - keep):  # the joint's swing is not what the segments' swing suggested (noisy keypoints)
+        raise NotApplicable(f"the {joint} range shrank by {lost:.0f} % only")
     desc = f"{joint} moves through {after:.0f} of its {before:.0f} degrees ({lost:.0f} % less)"
     params = {"keep": keep, "joint": joint, "range_before_deg": before, "range_after_deg": after, "segments": c.moving}
     return _package(c, out, w, a, b, "reduced_range", severity, lost, "% less range", desc, params)
 
 
+def _paired(c: _Clip, part: str) -> bool:
+    """Both sides' ``part`` (e.g. ``forearm``) swing 20 degrees or more, together (|r| >= 0.6, mirrored or not)."""
+    left, right = _relative(c.p, f"left_{part}"), _relative(c.p, f"right_{part}")
+    if min(_range(left), _range(right)) < 20.0 or not np.isfinite(left).all() or not np.isfinite(right).all():
+        return False
+    return abs(float(np.corrcoef(left, right)[0, 1])) >= 0.6
+
+
+def _asymmetry(q: np.ndarray, parts: list[str], full: np.ndarray) -> float:
+    """Mean |left - right| of the encoder's joint angles of ``parts`` over the frames ``full``, degrees."""
+    diffs = [np.abs(_joint_angle(q, f"left_{p}") - _joint_angle(q, f"right_{p}"))[full] for p in parts]
+    return float(np.nanmean(np.concatenate(diffs)))
+
+
 def side_lag(pose: PoseSequence, rng: np.random.Generator, severity: float) -> tuple[PoseSequence, Fault]:
-    """Symmetry: one arm lags the other by 0.15-0.5 s, or swings 20-50 % less (bilateral arm movements only)."""
+    """Symmetry: one arm lags the other by 0.15-0.5 s (``mode`` "lag"), or swings 20-50 % less ("amplitude").
+
+    Only for movements where both arms do the same swing (``_paired``). Of the two arms, the one whose change
+    makes the left-right difference of the joint angles grow most is changed; NotApplicable when it grows by less
+    than 2 degrees."""
     c = _start(pose, rng, severity)
     arms = {s: [x for x in c.moving if x.startswith(s) and x.endswith("arm")] for s in _SIDES}
-    if not (arms["left"] and arms["right"]):
-        raise NotApplicable("needs both arms moving and seen")
+    parts = [part for part in ("upper_arm", "forearm") if _paired(c, part)]
+    if not (arms["left"] and arms["right"] and parts):
+        raise NotApplicable("needs both arms doing the same swing (20 degrees or more, correlated)")
     a, b, w = _window(c, rng)
     mode = str(rng.choice(["lag", "amplitude"]))
-    swing = {s: max(c.ranges[x] for x in arms[s]) for s in _SIDES}
-    # amplitude: the side that swings less loses more, so the two sides drift apart
-    side = min(swing, key=swing.get) if mode == "amplitude" else str(rng.choice(_SIDES))
-    t = c.pose.times_s
-    q = c.p.copy()
-    if mode == "lag":
-        lag = 0.15 + 0.35 * severity
-        targets = {s: np.interp(t - lag, t, c.theta[s]) for s in arms[side]}
-    else:
-        keep = 0.8 - 0.3 * severity
-        targets = {s: _rest(c, s) + keep * _wrap(c.theta[s] - _rest(c, s)) for s in arms[side]}
-    _set_angles(q, c, targets, w)
+    t, full = c.pose.times_s, _full(w)
+    lag, keep = 0.15 + 0.35 * severity, 0.8 - 0.3 * severity
+    before = _asymmetry(c.p, parts, full)
+    tries = {}
+    for side in _SIDES:
+        q = c.p.copy()
+        if mode == "lag":
+            _set_angles(q, c, {s: np.interp(t - lag, t, c.theta[s]) for s in arms[side]}, w)
+        else:
+            _shrink(q, c, arms[side], keep, w)
+        tries[side] = (_asymmetry(q, parts, full) - before, q)
+    side = max(tries, key=lambda x: tries[x][0])
+    grew, q = tries[side]
+    if grew < 2.0:
+        raise NotApplicable(f"changing one arm adds only {grew:.1f} degrees of left-right difference")
     out = _compose(c, q, w)
     seg = _primary_seg(c, arms[side])
-    full = np.flatnonzero(_full(w))
+    params: dict[str, Any] = {"mode": mode, "side": side, "asymmetry_added_deg": grew}
     if mode == "lag":
+        idx = np.flatnonzero(full)
         orig_th, new_th = c.theta[seg], _direction(out, seg)
         shifts = np.arange(0, round(0.8 * c.pose.fps) + 1)
-        err = [np.nanmean(np.abs(new_th[full] - orig_th[np.clip(full - k, 0, None)])) for k in shifts]
+        err = [np.nanmean(np.abs(new_th[idx] - orig_th[np.clip(idx - k, 0, None)])) for k in shifts]
         magnitude, unit = float(shifts[int(np.argmin(err))] / c.pose.fps), "s"
         desc = f"{side} arm lags the other by {magnitude:.2f} s"
-        params = {"mode": mode, "side": side, "lag_s": lag}
+        params["lag_s"] = lag
     else:
-        before, after = _range(_relative(c.p, seg)[a:b]), _range(_relative(out, seg)[a:b])
-        magnitude, unit = (100.0 * (1.0 - after / before) if before > 0 else 0.0), "% less range"
+        swing0, swing1 = _range(_relative(c.p, seg)[full]), _range(_relative(out, seg)[full])
+        magnitude, unit = (100.0 * (1.0 - swing1 / swing0) if swing0 > 0 else 0.0), "% less range"
         desc = f"{side} arm swings {magnitude:.0f} % less than the other"
-        params = {"mode": mode, "side": side, "keep": keep}
+        params["keep"] = keep
     return _package(c, out, w, a, b, "side_lag", severity, magnitude, unit, desc, params)
 
 
@@ -656,18 +777,16 @@ def hips_drop(pose: PoseSequence, rng: np.random.Generator, severity: float) -> 
         raise NotApplicable("no ankle seen: no shoulder-ankle line")
     a, b, w = _window(c, rng)
     size = (0.05 + 0.10 * severity) * c.scale
-    sh, ank = _mid(c.p, "left_shoulder", "right_shoulder"), _mid(c.p, "left_ankle", "right_ankle")
-    d = ank - sh
-    up = np.stack([d[:, 1], -d[:, 0]], -1)
-    up = np.where(up[:, 1:2] > 0, -up, up) / np.maximum(np.linalg.norm(up, axis=-1, keepdims=True), 1e-12)
+    d = _mid(c.p, "left_ankle", "right_ankle") - _mid(c.p, "left_shoulder", "right_shoulder")
+    up = _normal(d)
     horizontal = float(np.nanmedian(np.abs(d[:, 0]))) > float(np.nanmedian(np.abs(d[:, 1])))
     mode = str(rng.choice(["sag", "pike"])) if horizontal else "shift"
     sign = -1.0 if mode == "sag" else 1.0 if mode == "pike" else float(rng.choice([-1.0, 1.0]))
     q = c.p.copy()
     _shift_hips(q, c, sign * size * w[:, None] * up, keep_shoulders=True)
     out = _compose(c, q, w)
-    off = _hip_line_offset(out, c.scale) - _hip_line_offset(c.p, c.scale)
-    moved = float(np.nanmedian(off[_full(w)]))
+    hip_move = _mid(out, "left_hip", "right_hip") - _mid(c.p, "left_hip", "right_hip")
+    moved = float(np.nanmedian((hip_move * up).sum(-1)[_full(w)])) / c.scale  # + = up (pike), - = down (sag)
     what = {"sag": "sag below", "pike": "pike above", "shift": "shift off"}[mode]
     desc = f"hips {what} the shoulder-ankle line by {abs(moved) * 100:.0f} % of the torso length"
     params = {"mode": mode, "offset_torso": moved}
@@ -675,11 +794,12 @@ def hips_drop(pose: PoseSequence, rng: np.random.Generator, severity: float) -> 
 
 
 def jerky_tempo(pose: PoseSequence, rng: np.random.Generator, severity: float) -> tuple[PoseSequence, Fault]:
-    """Movement control: uneven tempo (the whole body re-timed, speed varying 30-75 %) plus 4-6 Hz tremor bursts.
+    """Movement control: uneven tempo (the whole body re-timed, speed varying 30-75 %) plus 3-5 Hz tremor bursts.
 
-    Every frame becomes the (interpolated) pose of a nearby moment, so the skeleton stays a real one. The tremor
-    shakes the forearms (arm movements) or the knees across their hip-ankle line (leg movements) where the motion is
-    slowest (holds and turning points), 1.5-4.5 degrees or 2-5 % of the torso length.
+    Every frame becomes the (interpolated) pose of a moment at most ~0.1 s away, so the skeleton stays a real one
+    (``pose.meta["synthetic_source_time_s"]`` records which moment). The tremor, where the motion is slowest (holds
+    and turning points), shakes the forearms about the elbows by 2-8 degrees (arm movements) or the pelvis over the
+    feet by 2-6 % of the torso length (leg movements).
     """
     c = _start(pose, rng, severity)
     if c.static:
@@ -690,42 +810,35 @@ def jerky_tempo(pose: PoseSequence, rng: np.random.Generator, severity: float) -
     g = (np.sin(2 * np.pi * freqs[:, None] * (t - t[a]) + phases[:, None]) / freqs[:, None]).sum(0) * w
     speed = 0.3 + 0.45 * severity
     g *= speed / max(float(np.max(np.abs(np.gradient(g, t)))), 1e-9)
-    src = np.interp(t + g, t, np.arange(len(t), dtype=np.float64))
-    i0 = np.clip(np.floor(src).astype(int), 0, len(t) - 2)
-    frac = (src - i0)[:, None, None]
-    q = c.p[i0] * (1 - frac) + c.p[i0 + 1] * frac
+    source = t + g
+    q = _retime(c.p, t, source)
     # tremor bursts where the motion is slowest
     full = np.flatnonzero(_full(w))
     slow = full[np.argsort(np.abs(np.gradient(c.u, t))[full])[: max(1, len(full) // 3)]]
-    bursts = 1 + round(2 * severity)
+    bursts = 1 + round(3 * severity)
     env = np.zeros_like(t)
     for centre in rng.permutation(slow)[:bursts]:
-        env = np.maximum(
-            env, np.sin(np.pi / 2 * np.clip(1 - np.abs(t - t[centre]) / rng.uniform(0.15, 0.25), 0, 1)) ** 2
-        )
-    shake = env * w * np.sin(2 * np.pi * rng.uniform(4.0, 6.0) * t + rng.uniform(0, 2 * np.pi))
+        bump = np.clip(1 - np.abs(t - t[centre]) / rng.uniform(0.15, 0.25), 0, 1)
+        env = np.maximum(env, np.sin(np.pi / 2 * bump) ** 2)
+    shake = env * w * np.sin(2 * np.pi * rng.uniform(3.0, 5.0) * t + rng.uniform(0, 2 * np.pi))
     arms = [s for s in _SIDES if c.has(f"{s}_elbow", f"{s}_wrist")]
-    legs = [s for s in _SIDES if c.has(f"{s}_hip", f"{s}_knee", f"{s}_ankle")]
-    if c.dominant == "legs" and legs:
-        part, amp = "knees", (0.02 + 0.03 * severity)
-        for s in legs:
-            d = q[:, J[f"{s}_ankle"]] - q[:, J[f"{s}_hip"]]
-            n = np.stack([-d[:, 1], d[:, 0]], -1) / np.maximum(np.linalg.norm(d, axis=-1, keepdims=True), 1e-12)
-            q[:, J[f"{s}_knee"]] += (amp * c.scale * shake)[:, None] * n
-        tremor = f"{amp * 100:.0f} % torso"
-    elif arms:
-        part, amp = "forearms", np.radians(1.5 + 3.0 * severity)
+    if c.dominant == "legs" or not arms:
+        part, amp = "pelvis", 0.02 + 0.04 * severity
+        up = _mid(q, "left_shoulder", "right_shoulder") - _mid(q, "left_hip", "right_hip")
+        up /= np.maximum(np.linalg.norm(up, axis=-1, keepdims=True), 1e-12)
+        _shift_hips(q, c, (amp * c.scale * shake)[:, None] * up, keep_shoulders=False)
+        tremor = f"{amp * 100:.0f} % torso length"
+    else:
+        part, amp = "forearms", np.radians(2.0 + 6.0 * severity)
         for s in arms:
             _rotate(q, [J[f"{s}_wrist"]], q[:, J[f"{s}_elbow"]], amp * shake)
         tremor = f"{np.degrees(amp):.1f} degrees"
-    else:
-        part, tremor = "none", "none"
     out = _compose(c, q, w)
-    change = float(np.max(np.abs(np.gradient(t + g, t) - 1.0))) * 100
+    change = float(np.max(np.abs(np.gradient(source, t) - 1.0))) * 100
     desc = f"tempo varies by up to {change:.0f} %, {bursts} tremor burst(s) of the {part} ({tremor})"
     params = {"speed_change": change / 100, "max_shift_s": float(np.max(np.abs(g))), "tremor_part": part}
     params |= {"tremor": tremor, "bursts": bursts}
-    return _package(c, out, w, a, b, "jerky_tempo", severity, change, "% tempo change", desc, params)
+    return _package(c, out, w, a, b, "jerky_tempo", severity, change, "% tempo change", desc, params, source)
 
 
 def compensating_part(pose: PoseSequence, rng: np.random.Generator, severity: float) -> tuple[PoseSequence, Fault]:
@@ -740,7 +853,7 @@ def compensating_part(pose: PoseSequence, rng: np.random.Generator, severity: fl
     q = c.p.copy()
     if c.dominant in ("arms", "static"):
         size = (0.05 + 0.10 * severity) * c.scale
-        sign = float(rng.choice([-1.0, 1.0]))
+        sign = _in_phase_sign(_mid(c.p, "left_hip", "right_hip")[:, 0], c.u, rng)
         disp = np.zeros_like(q[:, 0])
         disp[:, 0] = sign * size * c.u * w
         _shift_hips(q, c, disp, keep_shoulders=True)
@@ -770,31 +883,76 @@ def compensating_part(pose: PoseSequence, rng: np.random.Generator, severity: fl
     return _package(c, out, w, a, b, "compensating_part", severity, moved, unit, desc, {"part": part})
 
 
-def knee_valgus(pose: PoseSequence, rng: np.random.Generator, severity: float) -> tuple[PoseSequence, Fault]:
-    """Knee alignment: in the loaded phase the knees move toward the midline, 6-18 % of the torso length.
+def _medial(q: np.ndarray, s: str) -> np.ndarray:
+    """Unit normals (T, 2) of side ``s``'s hip-ankle line, pointing toward the hip centre (the body's midline)."""
+    d = q[:, J[f"{s}_ankle"]] - q[:, J[f"{s}_hip"]]
+    n = np.stack([-d[:, 1], d[:, 0]], -1) / np.maximum(np.linalg.norm(d, axis=-1, keepdims=True), 1e-12)
+    inward = ((_mid(q, "left_hip", "right_hip") - q[:, J[f"{s}_hip"]]) * n).sum(-1, keepdims=True)
+    return n * (float(np.sign(np.nansum(inward))) or 1.0)
 
-    A front-view (2-D) approximation: the knee moves perpendicular to its hip-ankle line between a fixed hip and a
-    fixed ankle. Needs a front-ish view and a leg movement.
+
+def knee_valgus(pose: PoseSequence, rng: np.random.Generator, severity: float) -> tuple[PoseSequence, Fault]:
+    """Knee alignment: as the hips go down over planted feet, the knees cave toward the midline.
+
+    With 3-D joints (``meta["xyz"]`` and its camera) each loaded knee turns about its hip-ankle axis toward the
+    other leg by 8-25 degrees (bone lengths kept exactly; the 2-D keypoints move as the re-projection does). In 2-D
+    only (a front-view approximation) the knee moves across its hip-ankle line by 6-18 % of the torso length,
+    capped so that thigh and shin keep their 2-D length within 8 %. Needs a front-ish view of a movement that
+    lowers the hips (squat, sit-to-stand, lunge) on planted feet.
     """
     c = _start(pose, rng, severity)
     _need(c, "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle")
-    if not c.front or c.dominant != "legs":
-        raise NotApplicable("needs a front view of a leg movement")
+    feet = np.mean([c.p[:, J[f"{s}_ankle"], 1] for s in c.planted], axis=0) if c.planted else None
+    height = (
+        None if feet is None else smooth((feet - _mid(c.p, "left_hip", "right_hip")[:, 1])[:, None], c.pose.fps, 0.1)
+    )
+    if not c.front or height is None or _range(height[:, 0]) < 0.15 * c.scale:
+        raise NotApplicable("needs a front view of the hips going down over planted feet")
     a, b, w = _window(c, rng)
-    size = (0.06 + 0.12 * severity) * c.scale
+    height = height[:, 0]
+    top, low = np.percentile(height, [98, 2])
+    amount = np.clip((top - height) / max(top - low, 1e-9), 0.0, 1.0) * w  # 1 where the hips are lowest
     q = c.p.copy()
-    centre = _mid(q, "left_hip", "right_hip")
-    knees = [s for s in _SIDES if f"{s}_thigh" in c.moving or f"{s}_shin" in c.moving or c.primary == "hip_height"]
-    for s in knees or list(_SIDES):
-        hip, knee, ank = J[f"{s}_hip"], J[f"{s}_knee"], J[f"{s}_ankle"]
-        d = q[:, ank] - q[:, hip]
-        n = np.stack([-d[:, 1], d[:, 0]], -1) / np.maximum(np.linalg.norm(d, axis=-1, keepdims=True), 1e-12)
-        n *= np.sign(((centre - q[:, hip]) * n).sum(-1, keepdims=True))  # toward the midline
-        q[:, knee] += (size * c.u * w)[:, None] * n
+    xyz, camera = c.pose.meta.get("xyz"), _camera(c.pose.meta)
+    new_xyz = None
+    if xyz is not None and camera is not None:
+        x = np.asarray(xyz, np.float64)
+        new_xyz = x.copy()
+        psi = np.radians(8.0 + 17.0 * severity) * amount
+        for s in c.planted:
+            hip, knee, ank = (J[f"{s}_{j}"] for j in ("hip", "knee", "ankle"))
+            other = J[f"{'right' if s == 'left' else 'left'}_hip"]
+            e = x[:, ank] - x[:, hip]
+            e /= np.maximum(np.linalg.norm(e, axis=-1, keepdims=True), 1e-12)
+            k = x[:, knee] - x[:, hip]
+            r = k - (k * e).sum(-1, keepdims=True) * e  # knee offset from the hip-ankle axis
+            turn = np.cross(e, r)
+            toward = float(np.sign(np.nansum(turn * (x[:, other] - x[:, hip])))) or 1.0
+            new_xyz[:, knee] = x[:, knee] + r * (np.cos(psi)[:, None] - 1) + toward * turn * np.sin(psi)[:, None]
+        target = np.asarray(c.pose.meta["target_m"], np.float64)
+        moved_px = project(new_xyz, camera, target=target).xy - project(x, camera, target=target).xy
+        q += np.nan_to_num(moved_px.astype(np.float64))
+        new_xyz = new_xyz.astype(np.float32)
+        how = {"knee_turn_deg": 8.0 + 17.0 * severity}
+    else:
+        size = (0.06 + 0.12 * severity) * c.scale
+        for s in c.planted:
+            hip, knee, ank = (J[f"{s}_{j}"] for j in ("hip", "knee", "ankle"))
+            shift = (size * amount)[:, None] * _medial(q, s)
+            scale = np.ones(len(q))
+            for end in (hip, ank):  # cap: thigh and shin keep their 2-D length within 8 %
+                bone = q[:, knee] - q[:, end]
+                length = np.linalg.norm(bone, axis=-1)
+                change = np.abs(np.linalg.norm(bone + shift, axis=-1) - length)
+                scale = np.minimum(scale, 0.08 * np.nanmedian(length) / np.maximum(change, 1e-12))
+            q[:, knee] += shift * np.clip(scale, 0.0, 1.0)[:, None]
+        how = {"shift_torso": size / c.scale}
     out = _compose(c, q, w)
-    moved = max(_p98((_relative(out, f"{s}_shin") - _relative(c.p, f"{s}_shin"))[a:b]) for s in knees or _SIDES)
-    desc = f"knees cave inward {moved:.0f} degrees in the loaded phase"
-    return _package(c, out, w, a, b, "knee_valgus", severity, moved, "degrees", desc, {"shift_torso": size / c.scale})
+    moved = max(_p98(((out[:, J[f"{s}_knee"]] - c.p[:, J[f"{s}_knee"]]) * _medial(c.p, s)).sum(-1)) for s in c.planted)
+    moved = moved / c.scale * 100
+    desc = f"knees cave {moved:.0f} % of the torso length toward the midline as the hips go down"
+    params = {"legs": c.planted, **how}
+    return _package(c, out, w, a, b, "knee_valgus", severity, moved, "% torso length", desc, params, xyz=new_xyz)
 
 
 def weight_shift(pose: PoseSequence, rng: np.random.Generator, severity: float) -> tuple[PoseSequence, Fault]:
@@ -916,14 +1074,18 @@ def _with_centres(x: np.ndarray) -> np.ndarray:
 def check_plausible(original: PoseSequence, perturbed: PoseSequence) -> dict[str, Any]:
     """Bone-length change and smoothness of a perturbed pose against its original.
 
-    ``bone_change_max``: over the ``BONES`` and frames, max |L'(t) - L(t)| / median_t L(t) (2-D; ``_3d`` on
-    ``meta["xyz"]`` when both have it). ``jump_ratio``: the fastest frame-to-frame move of a detected joint, over the
-    original's. ``plausible``: bone change <= ``MAX_BONE_CHANGE`` and jump ratio <= ``MAX_JUMP_RATIO``::
+    ``bone_change_max``: over the ``BONES`` and frames, max |L'(t) - L(t)| / median_t L(t), in 2-D, and
+    ``bone_change_max_3d`` on ``meta["xyz"]`` when both poses have it. A re-timed pose
+    (``meta["synthetic_source_time_s"]``, from ``jerky_tempo``) is compared with the original at the moment each
+    frame shows. ``jump_ratio``: the fastest frame-to-frame move of a detected joint (torso lengths), over the
+    original's. ``plausible``: bone change <= ``MAX_BONE_CHANGE`` (the 3-D one when known: a limb turning out of the
+    image plane changes its 2-D length) and jump ratio <= ``MAX_JUMP_RATIO``::
 
-        {"bone_change_max": 0.0, "worst_bone": "left_elbow-left_wrist", "jump_max": 0.061, "jump_max_original":
-         0.058, "jump_ratio": 1.05, "changed_frames": 48, "plausible": True}
+        {"bone_change_max": 0.0, "worst_bone": "left_elbow-left_wrist", "jump_max": 0.061,
+         "jump_max_original": 0.058, "jump_ratio": 1.05, "changed_frames": 48, "plausible": True}
     """
     scale, _ = body_scale(original.xy.astype(np.float64))
+    source = perturbed.meta.get("synthetic_source_time_s")
     out: dict[str, Any] = {}
     for key, x0, x1 in (
         ("", original.xy, perturbed.xy),
@@ -931,16 +1093,20 @@ def check_plausible(original: PoseSequence, perturbed: PoseSequence) -> dict[str
     ):
         if x0 is None or x1 is None:
             continue
-        x0, x1 = _with_centres(np.asarray(x0, np.float64)), _with_centres(np.asarray(x1, np.float64))
+        x0 = (
+            np.asarray(x0, np.float64)
+            if source is None
+            else _retime(np.asarray(x0, np.float64), original.times_s, source)
+        )
+        x0, x1 = _with_centres(x0), _with_centres(np.asarray(x1, np.float64))
         a, b = np.array([_BONE_IDS[p] for p, _ in BONES]), np.array([_BONE_IDS[q] for _, q in BONES])
         l0 = np.linalg.norm(x0[:, a] - x0[:, b], axis=-1)
         l1 = np.linalg.norm(x1[:, a] - x1[:, b], axis=-1)
-        floor = 0.1 * np.nanmedian(l0[:, BONES.index(("shoulder_centre", "hip_centre"))])
-        ref = np.maximum(np.nanmedian(l0, axis=0) if np.isfinite(l0).any() else np.zeros(len(a)), floor)
-        with np.errstate(invalid="ignore"):
-            rel = np.abs(l1 - l0) / ref
-        worst = np.nanmax(rel, axis=0) if np.isfinite(rel).any() else np.zeros(len(a))
-        worst = np.nan_to_num(worst)
+        seen = np.isfinite(l0) & np.isfinite(l1)
+        median = np.array([np.median(l0[seen[:, k], k]) if seen[:, k].any() else np.nan for k in range(len(a))])
+        floor = 0.1 * median[BONES.index(("shoulder_centre", "hip_centre"))]  # bones seen end-on: vs 0.1 torso
+        rel = np.where(seen, np.abs(l1 - l0), 0.0) / np.nan_to_num(np.fmax(median, floor), nan=1.0)
+        worst = rel.max(0) if len(rel) else np.zeros(len(a))
         k = int(np.argmax(worst))
         out[f"bone_change_max{key}"] = round(float(worst[k]), 4)
         out[f"worst_bone{key}"] = f"{BONES[k][0]}-{BONES[k][1]}"
@@ -960,10 +1126,8 @@ def check_plausible(original: PoseSequence, perturbed: PoseSequence) -> dict[str
         jump_ratio=round(j1 / j0, 4) if j0 > 0 else (1.0 if j1 == 0 else float("inf")),
         changed_frames=int(changed.sum()),
     )
-    out["plausible"] = bool(
-        max(out["bone_change_max"], out.get("bone_change_max_3d", 0.0)) <= MAX_BONE_CHANGE
-        and out["jump_ratio"] <= MAX_JUMP_RATIO
-    )
+    bones = out.get("bone_change_max_3d", out["bone_change_max"])
+    out["plausible"] = bool(bones <= MAX_BONE_CHANGE and out["jump_ratio"] <= MAX_JUMP_RATIO)
     return out
 
 

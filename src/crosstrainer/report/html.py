@@ -249,6 +249,16 @@ def _verdict_html(a: Assessment) -> str:
         chips = f'<div class="llm">Skill-attributes to improve:</div><div class="chips">{items}</div>'
     else:
         chips = '<div class="llm">No skill-attribute to improve was found.</div>'
+    if p.confidence == "low":
+        why = "; ".join(p.confidence_reasons) or "see the warnings"
+        chips += f'\n    <div class="llm low-confidence"><b>Low confidence:</b> {_e(why)}</div>'
+    lowered = [n for n, v in p.attribute_contributions.items() if v < -0.25][:3]
+    if lowered:
+        chips += f'\n    <div class="llm">Lowered the score most: {_e(", ".join(lowered))}</div>'
+    if a.repetitions:
+        from crosstrainer.report.terminal import repetitions_line
+
+        chips += f'\n    <div class="llm">{_e(repetitions_line(a.repetitions))}</div>'
     sport = f" · {_e(a.sport)}" if a.sport else ""
     return (
         f'    <div class="level" data-level="{_e(p.level)}">{_e(p.level)}</div>\n'
@@ -260,7 +270,13 @@ def _verdict_html(a: Assessment) -> str:
 def _feedback_html(a: Assessment) -> str:
     if not a.feedback:
         return '    <p class="empty">No feedback for this clip.</p>'
-    items = "\n".join(f"      <li>{_e(text)}</li>" for text in a.feedback)
+    sources = a.feedback_source or ["model"] * len(a.feedback)
+    items = "\n".join(
+        f'      <li data-source="{_e(src)}">{_e(text)}'
+        + (' <small title="built from a measurement on this clip">(measured)</small>' if src == "grounded" else "")
+        + "</li>"
+        for text, src in zip(a.feedback, sources)
+    )
     return f'    <ol class="feedback">\n{items}\n    </ol>'
 
 

@@ -17,7 +17,7 @@ def _bar(p: float, width: int = 24) -> str:
     return "█" * n + "░" * (width - n)
 
 
-def _repetitions_line(reps: dict[str, Any]) -> str:
+def repetitions_line(reps: dict[str, Any]) -> str:
     """``"3 repetitions (right elbow angle): 1.6 s each on average, range 95-120 degrees"``."""
     if not reps.get("count"):
         return f"Repetitions: none found ({reps.get('reason') or 'no clear repeated movement'})."
@@ -58,7 +58,7 @@ def render_assessment(result: Any, console: Console) -> None:
         attrs.add_row(at.name, f"{at.confidence:.2f}", when)
     parts: list[Any] = [head, levels, Text("")]
     if a.repetitions:
-        parts += [Text(_repetitions_line(a.repetitions), style="dim"), Text("")]
+        parts += [Text(repetitions_line(a.repetitions), style="dim"), Text("")]
     parts.append(attrs if a.attributes else Text("No skill-attribute to improve was found.", style="green"))
     parts.append(Text(""))
     parts.append(Text("Feedback", style="bold"))
