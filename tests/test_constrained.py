@@ -23,7 +23,8 @@ from crosstrainer.model.constrained import (
 )
 from crosstrainer.model.crosstrainer import CrossTrainerModel, Turn
 
-NAMES = [a.name for a in ATTRIBUTES]  # the default model's 5-name vocabulary
+NAMES = [a.name for a in ATTRIBUTES]  # the 5 names of exercise_labels
+ALL_PAIRS = len(NAMES) * (len(NAMES) - 1)
 
 
 @pytest.fixture(scope="module")
@@ -54,11 +55,11 @@ def teacher_forced(model: CrossTrainerModel, turn: Turn, answer: tuple[str, ...]
 
 
 def test_probabilities_are_normalised_over_the_vocabulary_answers(tiny_model, turns) -> None:
-    scores = score_answers(tiny_model, turns, NAMES)
-    probs = attribute_probabilities(tiny_model, turns, NAMES)
+    scores = score_answers(tiny_model, turns, NAMES, pair_min_prob=0.0)
+    probs = attribute_probabilities(tiny_model, turns, NAMES, pair_min_prob=0.0)
     assert len(scores) == len(probs) == len(turns)
     for s, p in zip(scores, probs):
-        assert len(s.answers) == 1 + len(NAMES) + len(NAMES) * (len(NAMES) - 1)  # none, singles, ordered pairs
+        assert len(s.answers) == 1 + len(NAMES) + 4  # none, the single names, the 4 likeliest lists "a, b"
         assert math.isclose(sum(s.answers.values()), 1.0, abs_tol=1e-9)
         assert all(0.0 <= v <= 1.0 for v in s.answers.values())
         assert set(p) == {*NAMES, prompts.NONE}  # only vocabulary names: never the sport, never free text
@@ -67,6 +68,15 @@ def test_probabilities_are_normalised_over_the_vocabulary_answers(tiny_model, tu
         for name in NAMES:
             assert math.isclose(p[name], sum(v for a, v in s.answers.items() if name in a), abs_tol=1e-12)
         assert 0.0 < s.coverage <= 1.0
+        assert s.unscored <= 1.0
+
+
+def test_unlikely_lists_are_not_scored(tiny_model, turns) -> None:
+    """The random model almost never starts a list, so by default only none and the single names are scored."""
+    for s in score_answers(tiny_model, turns, NAMES):
+        assert set(s.answers) == {(), *((n,) for n in NAMES)}
+        assert 0.0 < s.unscored < ALL_PAIRS * 0.01  # what was left out is bounded
+        assert math.isclose(sum(s.answers.values()), 1.0, abs_tol=1e-9)
 
 
 def test_same_input_same_output(tiny_model, turns) -> None:
@@ -76,7 +86,7 @@ def test_same_input_same_output(tiny_model, turns) -> None:
 
 
 def test_scores_match_a_teacher_forced_forward_pass(tiny_model, turns) -> None:
-    scores = score_answers(tiny_model, turns, NAMES)
+    scores = score_answers(tiny_model, turns, NAMES, max_pairs=ALL_PAIRS, pair_min_prob=0.0)
     for turn, s in zip(turns, scores):
         assert s.top == max(s.log_probs, key=s.log_probs.get)
         for answer in [s.top, (), ("trunk control",), ("hip alignment", "core stability")]:
@@ -94,15 +104,33 @@ def test_batching_and_padding_do_not_change_scores(tiny_model, turns) -> None:
             assert alone.log_probs[answer] == pytest.approx(lp, abs=1e-3)
 
 
-def test_pairs_of_the_most_likely_names_only(tiny_model, turns) -> None:
-    full = score_answers(tiny_model, turns[:2], NAMES)
-    some = score_answers(tiny_model, turns[:2], NAMES, pair_top_k=2)
-    singles = score_answers(tiny_model, turns[:2], NAMES, pair_top_k=0)
+def test_only_the_likeliest_lists(tiny_model, turns) -> None:
+    full = score_answers(tiny_model, turns[:2], NAMES, max_pairs=ALL_PAIRS, pair_min_prob=0.0)
+    some = score_answers(tiny_model, turns[:2], NAMES, max_pairs=3, pair_min_prob=0.0)
+    singles = score_answers(tiny_model, turns[:2], NAMES, max_pairs=0)
     for f, s, o in zip(full, some, singles):
-        pairs = [a for a in s.log_probs if len(a) == 2]
-        assert len(pairs) == 2 and pairs[0] == pairs[1][::-1]
+        assert len(f.log_probs) == 1 + len(NAMES) + ALL_PAIRS and f.unscored == 0.0
+        assert len([a for a in s.log_probs if len(a) == 2]) == 3 and 0.0 < s.unscored < 1.0
         assert all(s.log_probs[a] == pytest.approx(f.log_probs[a], abs=1e-4) for a in s.log_probs)
         assert set(o.log_probs) == {(), *((n,) for n in NAMES)}
+
+
+def test_lists_that_tokenise_oddly_are_scored_whole(tiny_model, turns, monkeypatch) -> None:
+    """A list whose tokens are not name + comma + name (a BPE merge across them) is scored from the prompt."""
+    from crosstrainer.model import constrained
+
+    plan = constrained._pair_plan
+
+    def all_whole(model, names, head):
+        sep, tail, whole = plan(model, names, head)
+        return sep, {}, {**whole, **{p: model._target_ids(answer_text(p)) for p in tail}}
+
+    full = score_answers(tiny_model, turns[:2], NAMES, max_pairs=ALL_PAIRS, pair_min_prob=0.0)
+    monkeypatch.setattr(constrained, "_pair_plan", all_whole)
+    odd = score_answers(tiny_model, turns[:2], NAMES, max_pairs=ALL_PAIRS, pair_min_prob=0.0)
+    for f, o in zip(full, odd):
+        assert set(f.log_probs) == set(o.log_probs)
+        assert all(o.log_probs[a] == pytest.approx(f.log_probs[a], abs=1e-3) for a in f.log_probs)
 
 
 def test_bad_vocabularies() -> None:

@@ -14,7 +14,9 @@ For every input, through ``Assessor.assess_pose`` and the shipped model (whateve
   same JSON; a hostile sport never reaches the feedback or the attributes and leaves the verdict (which comes from
   the attribute head, which does not read the sport) as it is without a sport.
 
-Each input is assessed once per module (results are cached); ``benchmarks/bench_trust.py`` measures the same corpus.
+Each input is assessed once per module (results are cached), with one torch thread (``CROSSTRAINER_TEST_THREADS``
+to change it). Most inputs take 3-5 s; the 10-minute clip is 300 Stage-I windows and takes minutes on its own.
+``benchmarks/bench_trust.py`` measures the same corpus (:func:`fuzz_corpus`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import json
 import os
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -210,11 +212,15 @@ def fuzz_corpus(
 # --------------------------------------------------------------------------------------------------- checks
 
 
-def shown_probabilities(a: Any) -> list[float]:
-    """Every probability the assessment shows: the verdict's, the probe's and each attribute's confidence."""
+def shown_probabilities(a: Any) -> list[tuple[str, float]]:
+    """Every probability in the assessment, named: the verdict's, the probe's and each attribute's confidence."""
     prof = a.proficiency
     probe = (prof.model_extra or {}).get("probe") or {}
-    return [*prof.probabilities, *probe.get("probabilities", []), *(at.confidence for at in a.attributes)]
+    return [
+        *((f"proficiency.probabilities[{lv!r}]", p) for lv, p in zip(prof.levels, prof.probabilities, strict=False)),
+        *((f"proficiency.probe.probabilities[{i}]", p) for i, p in enumerate(probe.get("probabilities", []))),
+        *((f"attributes[{at.name!r}].confidence", at.confidence) for at in a.attributes),
+    ]
 
 
 def unknown_allowed(n_unknown: int, n_words: int) -> bool:
@@ -257,9 +263,9 @@ def nonsense(a: Any, vocabulary: list[str]) -> list[str]:
         problems.append(f"{len(a.feedback_source)} feedback_source entries for {len(a.feedback)} lines")
     if not set(a.feedback_source) <= {"model", "grounded"}:
         problems.append(f"feedback_source values {a.feedback_source}")
-    over = [p for p in shown_probabilities(a) if not p <= MAX_PROBABILITY]
+    over = [f"{name} = {p}" for name, p in shown_probabilities(a) if not p <= MAX_PROBABILITY]
     if over:
-        problems.append(f"probabilities above {MAX_PROBABILITY}: {over}")
+        problems.append(f"probabilities above {MAX_PROBABILITY}: {', '.join(over)}")
     if a.proficiency.level not in a.proficiency.levels:
         problems.append(f"level {a.proficiency.level!r} not among {a.proficiency.levels}")
     return problems
@@ -273,6 +279,7 @@ def report(a: Any) -> str:
             "sport": a.sport,
             "level": prof.level,
             "probabilities": prof.probabilities,
+            "probe": (prof.model_extra or {}).get("probe"),
             "confidence": prof.confidence,
             "confidence_reasons": prof.confidence_reasons,
             "attributes": [(at.name, at.confidence) for at in a.attributes],
@@ -295,13 +302,18 @@ def assessment_json(a: Any) -> dict:
 
 
 @pytest.fixture(scope="module")
-def assessor(model_dir: Path) -> Any:
+def assessor(model_dir: Path) -> Iterator[Any]:
+    """The shipped model, loaded once; one torch thread (on 2 shared, busy cores two threads run ~4x slower)."""
     import torch
 
     from crosstrainer.api import Assessor
 
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
-    return Assessor.load(model_dir)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(int(os.environ.get("CROSSTRAINER_TEST_THREADS", "1")))
+    try:
+        yield Assessor.load(model_dir)
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ deterministic for a seed. A few contract tests run on a small generated curl and
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -268,7 +269,7 @@ def test_synthesize_contract(clips: list[Sample], ui_clips: list[Sample]) -> Non
         assert 0 <= comment.window[0] < comment.window[1] <= orig.pose.duration_s + 1e-6
         assert 0.25 <= fault["severity"] <= 1.0
         assert new.pose is not orig.pose and len(new.pose) == len(orig.pose)
-        assert new.model_dump()["id"] == new.id  # serialisable (the pose is not)
+        assert json.loads(new.model_dump_json())["meta"]["synthetic"] == fault  # serialisable (the pose is not)
     assert {s.meta["synthetic"]["kind"] for s in out} == set(S.PERTURBATIONS)
     only = S.synthesize(clips, rng_seed=7, kinds=["trunk_lean", "weight_shift"])
     assert {s.meta["synthetic"]["kind"] for s in only} <= {"trunk_lean", "weight_shift"}

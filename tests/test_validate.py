@@ -48,12 +48,14 @@ def test_real_nonsense_feedback_is_rejected(text: str) -> None:
 
 def test_each_check_on_its_own() -> None:
     assert check_text("") == ["empty text"] and check_text("  \n") == ["empty text"]
-    assert check_text("wendus rast notment keep your back straight") == ["not English words: 'wendus', 'rast', 'notment'"]
+    assert check_text("wendus rast notment keep your back straight") == [
+        "not English words: 'wendus', 'rast', 'notment'"
+    ]
     assert check_text("Blorptic.") == ["not English words: 'blorptic'"]  # one word that is not a word
     assert check_text("Keep your glutez tight.") == []  # one typo in a sentence is tolerated
     assert check_text("keep keep keep your back straight") == ["repeated token 'keep' (3 times in a row)"]
     assert check_text("brace your core, brace your core, brace your core") == [
-        "repeated phrase 'brace your core ,' (3 times in a row)"
+        "repeated phrase 'brace your core' (3 times in a row)"
     ]
     loop = "Keep your back flat. Now keep your back flat. Then keep your back flat again."
     assert check_text(loop) == ["repeated phrase 'keep your back flat' (3 times)"]

@@ -152,6 +152,11 @@ def build_assessment(
                 **extra,
             )
         )
+    warnings = _warnings(pose, clip, info)
+    visibility = float(np.mean(clip.visibility)) if clip.num_seconds else 0.0
+    confidence, reasons = assess_confidence(
+        pred.familiarity, pred.familiarity_threshold, visibility, float(info["duration_s"])
+    )
     positive = pred.level == pred.levels[-1]
     lines, rejected = (
         compose_feedback(
@@ -162,14 +167,10 @@ def build_assessment(
             vocab,
             positive=positive,
             contributions=pred.contributions,
+            sure=confidence == "high",
         )
         if pred.generated
         else ([], [])
-    )
-    warnings = _warnings(pose, clip, info)
-    visibility = float(np.mean(clip.visibility)) if clip.num_seconds else 0.0
-    confidence, reasons = assess_confidence(
-        pred.familiarity, pred.familiarity_threshold, visibility, float(info["duration_s"])
     )
     proficiency_extra: dict[str, Any] = {"confidence": confidence, "confidence_reasons": reasons}
     if pred.familiarity is not None:

@@ -65,7 +65,7 @@ def default(
     command = "crosstrainer " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     with _progress() as progress:
         result = train_default(data, out, cfg, work_dir, command=command, progress=progress, log=console.print)
-    h = result["metrics"]["heldout"]["proficiency_probe"]
+    h = result["metrics"]["heldout"]["verdict"]
     console.print(
         f"[green]saved[/] {out}  held-out probe accuracy {h['accuracy']:.3f} "
         f"(majority {h['majority_accuracy']:.3f}); see {out / 'MODEL_CARD.md'}"

@@ -137,5 +137,6 @@ def default_vocabulary() -> Vocabulary:
             for name in meaning.attributes:
                 sports[name].add(sport)
     ours = {a.name: a.model_copy(update={"sports": sorted(sports[a.name])}) for a in ATTRIBUTES}
-    attrs = [ours.get(a.name, a) for a in BACKBONE] + [a for n, a in ours.items() if n not in {b.name for b in BACKBONE}]
+    backbone = {b.name for b in BACKBONE}
+    attrs = [ours.get(a.name, a) for a in BACKBONE] + [a for n, a in ours.items() if n not in backbone]
     return Vocabulary(attributes=attrs, meta={"source": "crosstrainer.data.exercise_labels + crosstrainer.movement"})

@@ -19,8 +19,8 @@ perturbation makes a faulty version whose attribute, severity, time window and m
 | ``hips_drop`` | hip alignment | the pelvis sags/pikes (or shifts) off the shoulder-ankle line, 5-15 % torso |
 | ``jerky_tempo`` | movement control | whole body re-timed (speed varies 30-75 %) plus 3-5 Hz tremor bursts |
 | ``compensating_part`` | compensation | arm movements: hips shift 5-15 % torso; leg movements: arms swing 10-30 deg |
-| ``knee_valgus`` | knee alignment | the loaded knees cave toward the midline as the hips go down (front views) |
-| ``weight_shift`` | balance | the body above the ankles drifts sideways over the feet, 10-25 % torso |
+| ``knee_valgus`` | knee alignment | loaded knees cave in as the hips go down (3-D: 8-25 deg; 2-D: 6-18 % torso) |
+| ``weight_shift`` | balance | the body above the ankles drifts sideways over the feet and back, 10-25 % torso |
 
 How: a change is a rotation of a segment (with everything it carries) about its parent joint, a move of the pelvis
 over fixed feet (two-bone IK for each leg, the knee staying on its side), or a re-timing of the whole body, so 2-D
@@ -28,7 +28,9 @@ bone lengths are kept; feet that stand still stay planted (the body is re-anchor
 leg is solved by IK). Segments that turn toward the camera (foreshortened) are not rotated: their 2-D direction is
 not their motion. Each fault lives in a window that holds the movement's turning point and enters and leaves with
 ``RAMP_S`` raised-cosine ramps; frames outside it are bit-identical to the original. Clips under ``WHOLE_CLIP_S``
-carry the fault on every frame. ``check_plausible`` measures bone-length change and frame-to-frame jumps.
+carry the fault on every frame. ``check_plausible`` measures bone-length change and frame-to-frame jumps; every
+perturbation runs it on its own output and raises ``NotApplicable`` instead of returning an implausible pose (as it
+does when the clip lacks what the fault needs: a moving limb, both arms swinging together, a front view, ...).
 
 With ``pose.meta["xyz"]`` and its camera record (UI-PRMD) the 3-D joints are edited too: each joint moves in the
 camera's image plane at its own depth and then slides along its camera ray to keep its bone's 3-D length, so
@@ -222,7 +224,7 @@ def _trunk_angle(q: np.ndarray) -> np.ndarray:
     return np.degrees(np.arctan2(v[:, 0], -v[:, 1]))
 
 
-def _joint_angle(q: np.ndarray, seg: str) -> np.ndarray:  # the encoder's definition, for tests and plots
+def _joint_angle(q: np.ndarray, seg: str) -> np.ndarray:
     """The kinematic encoder's joint angle (degrees) that ``seg`` (e.g. ``left_forearm``: the elbow) drives."""
     side, part = seg.split("_", 1)
     p = {n: q[:, J[f"{side}_{n}"]] for n in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")}
@@ -365,13 +367,10 @@ def _analyse(pose: PoseSequence, rng: np.random.Generator) -> _Clip:
         and np.nanmedian(np.abs(cl[:, J[f"left_{j}"], 0] - cl[:, J[f"right_{j}"], 0])) >= lim * scale
         for j, lim in (("shoulder", 0.35), ("hip", 0.2))
     )
-    planted = [
-        s
-        for s in _SIDES
-        if seen[J[f"{s}_ankle"]] >= MIN_SEEN
-        and np.hypot(*[_range(cl[:, J[f"{s}_ankle"], k]) for k in (0, 1)]) < 0.2 * scale
-    ]
-    planted.sort(key=lambda s: np.hypot(*[_range(cl[:, J[f"{s}_ankle"], k]) for k in (0, 1)]))
+    # planted feet: the ankle moves less than 0.2 torso lengths, or than 0.4 x the hips' rise and fall (a squat)
+    drift = {s: float(np.hypot(*[_range(cl[:, J[f"{s}_ankle"], k]) for k in (0, 1)])) for s in _SIDES}
+    limit = max(0.2, 0.4 * _range(_mid(cl, "left_hip", "right_hip")[:, 1]) / scale) * scale
+    planted = sorted((s for s in _SIDES if seen[J[f"{s}_ankle"]] >= MIN_SEEN and drift[s] < limit), key=drift.get)
     facing = facing_sign(cl, scale)
     return _Clip(
         pose, p, seen, float(scale), theta, ranges, u, primary, static, moving, foreshortened, dominant, front, facing,
@@ -612,6 +611,9 @@ def _package(
         meta["xyz"] = np.where((w > 0)[:, None, None], xyz, pose.meta["xyz"]).astype(np.float32)
     src = f"{pose.source}#synth-{kind}" if pose.source else f"synth-{kind}"
     new = PoseSequence(out.astype(np.float32), pose.conf.copy(), pose.times_s.copy(), pose.fps, src, meta)
+    check = check_plausible(pose, new)  # a last guard: noisy or foreshortened keypoints can defeat an edit
+    if not check["plausible"]:
+        raise NotApplicable(f"{kind} would not be plausible on this clip: {check}")
     return new, fault
 
 
@@ -956,7 +958,10 @@ def knee_valgus(pose: PoseSequence, rng: np.random.Generator, severity: float) -
 
 
 def weight_shift(pose: PoseSequence, rng: np.random.Generator, severity: float) -> tuple[PoseSequence, Fault]:
-    """Balance: the body above the ankles drifts sideways over the feet (legs turn about the ankles), 10-25 % torso."""
+    """Balance: the body above the ankles drifts sideways over the feet and back, up to 10-25 % of the torso length.
+
+    The pelvis moves over fixed feet (legs by IK) and carries the upper body; the drift rises and falls once over
+    the window (a half sine), so it starts and ends at zero even when the window is the whole clip."""
     c = _start(pose, rng, severity)
     _need_trunk(c)
     if not (c.present("left_ankle") or c.present("right_ankle")):
@@ -964,13 +969,15 @@ def weight_shift(pose: PoseSequence, rng: np.random.Generator, severity: float) 
     a, b, w = _window(c, rng)
     size = (0.10 + 0.15 * severity) * c.scale
     sign = float(rng.choice([-1.0, 1.0]))
+    t = c.pose.times_s
+    progress = np.clip((t - t[a]) / max(t[b - 1] - t[a], 1e-9), 0.0, 1.0)
     disp = np.zeros_like(c.p[:, 0])
-    disp[:, 0] = sign * size * w
+    disp[:, 0] = sign * size * w * np.sin(np.pi * progress)
     q = c.p.copy()
     _shift_hips(q, c, disp, keep_shoulders=False)
     out = _compose(c, q, w)
-    moved = float(np.nanmedian(np.abs(_com(out)[:, 0] - _com(c.p)[:, 0])[_full(w)])) / c.scale * 100
-    desc = f"centre of mass drifts {moved:.0f} % of the torso length sideways over the feet"
+    moved = _p98((_com(out)[:, 0] - _com(c.p)[:, 0])[a:b]) / c.scale * 100
+    desc = f"centre of mass drifts up to {moved:.0f} % of the torso length sideways over the feet"
     return _package(
         c, out, w, a, b, "weight_shift", severity, moved, "% torso length", desc, {"shift_torso": size / c.scale}
     )

@@ -15,7 +15,9 @@ video prefix of a turn runs once; its KV cache is shared by all of the turn's ca
     [('hip alignment', 0.91)]
 
 Probabilities are a softmax over the candidate answers' sequence log-probabilities; an attribute's probability
-is the sum over the answers that contain it, so ``none`` plus the answers that name anything sum to 1.
+is the sum over the answers that contain it, so ``none`` plus the answers that name anything sum to 1. Only the
+lists ``"a, b"`` likely to be said are scored (:func:`score_answers`); ``AnswerScores.unscored`` bounds the
+probability of those left out.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import permutations
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -48,9 +50,12 @@ class AnswerScores:
 
     ``log_probs``: teacher-forced log P(answer tokens + EOS | prompt, video) under the model, per answer.
     ``answers``: the same, normalised over the candidates (softmax), so they sum to 1.
+    ``unscored``: an upper bound on the model's probability of the lists ``"a, b"`` it was not asked about (the
+    summed P(answer starts ``"a, "`` + b's first token) of the lists left out).
     """
 
     log_probs: dict[Answer, float]
+    unscored: float = 0.0
     answers: dict[Answer, float] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -94,21 +99,26 @@ def _check_names(names: Sequence[str]) -> list[str]:
 
 
 @dataclass
-class _Prefix:
-    cache: Any  # transformers Cache of the prompt+video prefixes, batch = turns
-    last_log_probs: torch.Tensor  # (turns, vocab): log P(first answer token)
-    mask: torch.Tensor  # (turns, L) attention mask of the left-padded prefixes
-    next_position: torch.Tensor  # (turns,) position id of the first answer token
+class _State:
+    """Where scoring continues from, per batch row: after the prompt+video prefix, or after an answer's first name."""
+
+    cache: Any  # transformers Cache, batch = rows
+    last_log_probs: torch.Tensor  # (rows, vocab): log P(next token)
+    mask: torch.Tensor  # (rows, L) attention mask of what the cache holds (padding = 0)
+    next_position: torch.Tensor  # (rows,) position id of the next token
 
 
-def _run_prefix(model: CrossTrainerModel, turns: Sequence[Turn]) -> _Prefix:
+def _output_cache(out: Any) -> Any:
+    cache = getattr(out, "past_key_values", None)
+    return getattr(out, "cache", None) if cache is None else cache
+
+
+def _run_prefix(model: CrossTrainerModel, turns: Sequence[Turn]) -> _State:
     """One forward pass over the left-padded prompt+video prefixes, keeping the KV cache (as ``generate`` does)."""
     embeds, _, mask = model._pad([Turn(t.features, t.user) for t in turns], left=True)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)  # generate()'s position ids for left padding
     out = model.llm(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
-    cache = getattr(out, "past_key_values", None)
-    cache = getattr(out, "cache", None) if cache is None else cache
-    return _Prefix(cache, out.logits[:, -1].float().log_softmax(-1), mask, positions[:, -1] + 1)
+    return _State(_output_cache(out), out.logits[:, -1].float().log_softmax(-1), mask, positions[:, -1] + 1)
 
 
 def _cache_kwarg(llm: Any) -> str:
@@ -127,96 +137,161 @@ def _select_cache(cache: Any, rows: torch.Tensor) -> Any:
     return new
 
 
-def _score_rows(model: CrossTrainerModel, prefix: _Prefix, rows: list[tuple[int, list[int]]]) -> list[list[float]]:
-    """Per-token log-probabilities of each row's answer tokens (row = (turn index, token ids ending in EOS))."""
-    dev = prefix.mask.device
-    result: list[list[float]] = []
+def _extend(
+    model: CrossTrainerModel,
+    state: _State,
+    rows: list[tuple[int, list[int]]],
+    keep: bool = False,
+    watch: int | None = None,
+) -> tuple[list[list[float]], _State | None, list[list[float]]]:
+    """Per-token log-probabilities of each row's tokens, continuing from ``state`` row ``rows[j][0]``.
+
+    ``keep``: also return the state after each row's last token (one forward pass for all rows); otherwise the
+    rows are scored in chunks of about :data:`TOKEN_BUDGET` tokens and the last token is not fed. ``watch`` (with
+    ``keep``): also return, per row, log P(``watch``) before and after each of its tokens (``len + 1`` values).
+    """
+    dev = state.mask.device
+    scores: list[list[float]] = []
+    watched: list[list[float]] = []
+    kept: _State | None = None
     start = 0
     while start < len(rows):
-        width = max(len(r[1]) for r in rows[start : start + 1])
-        stop = start + 1
-        while stop < len(rows):
+        stop, width = start + 1, len(rows[start][1])
+        while stop < len(rows) and not keep:
             w = max(width, len(rows[stop][1]))
             if (stop + 1 - start) * (w - 1) > TOKEN_BUDGET:
                 break
-            width, stop = w, stop + 1
+            stop, width = stop + 1, w
+        if keep:
+            stop, width = len(rows), max(len(r[1]) for r in rows)
         chunk = rows[start:stop]
-        turn_idx = torch.tensor([t for t, _ in chunk], device=dev)
+        idx = torch.tensor([r for r, _ in chunk], device=dev)
+        lens = torch.tensor([len(t) for _, t in chunk], device=dev)
         ids = torch.full((len(chunk), width), model.pad_id, dtype=torch.long, device=dev)
-        valid = torch.zeros((len(chunk), width), dtype=torch.long, device=dev)
         for i, (_, toks) in enumerate(chunk):
             ids[i, : len(toks)] = torch.tensor(toks, device=dev)
-            valid[i, : len(toks)] = 1
-        first = prefix.last_log_probs[turn_idx].gather(1, ids[:, :1])  # (rows, 1)
-        if width > 1:
-            mask = torch.cat([prefix.mask[turn_idx], valid[:, :-1]], 1)
-            positions = prefix.next_position[turn_idx, None] + torch.arange(width - 1, device=dev)
+        valid = (torch.arange(width, device=dev)[None] < lens[:, None]).long()
+        token_lp = state.last_log_probs[idx].gather(1, ids[:, :1])  # (rows, 1): the first token
+        feed = width if keep else width - 1
+        if feed:
+            mask = torch.cat([state.mask[idx], valid[:, :feed]], 1)
+            positions = state.next_position[idx, None] + torch.arange(feed, device=dev)
             out = model.llm(
-                input_ids=ids[:, :-1],
+                input_ids=ids[:, :feed],
                 attention_mask=mask,
                 position_ids=positions,
                 use_cache=True,
-                **{_cache_kwarg(model.llm): _select_cache(prefix.cache, turn_idx)},
+                **{_cache_kwarg(model.llm): _select_cache(state.cache, idx)},
             )
-            rest = out.logits.float().log_softmax(-1).gather(2, ids[:, 1:, None])[..., 0]
-            token_lp = torch.cat([first, rest], 1)
-        else:
-            token_lp = first
-        for i, (_, toks) in enumerate(chunk):
-            result.append(token_lp[i, : len(toks)].tolist())
+            log_probs = out.logits.float().log_softmax(-1)
+            token_lp = torch.cat([token_lp, log_probs[:, : width - 1].gather(2, ids[:, 1:, None])[..., 0]], 1)
+            if keep:
+                last = log_probs[torch.arange(len(chunk), device=dev), lens - 1]
+                kept = _State(_output_cache(out), last, mask, state.next_position[idx] + lens)
+                if watch is not None:
+                    w_lp = torch.cat([state.last_log_probs[idx, watch, None], log_probs[..., watch]], 1)
+                    watched += [w_lp[i, : len(toks) + 1].tolist() for i, (_, toks) in enumerate(chunk)]
+        scores += [token_lp[i, : len(toks)].tolist() for i, (_, toks) in enumerate(chunk)]
         start = stop
-    return result
+    return scores, kept, watched
+
+
+def _pair_plan(
+    model: CrossTrainerModel, names: list[str], head: dict[Answer, list[int]]
+) -> tuple[dict[str, int], dict[Answer, list[int]], dict[Answer, list[int]]]:
+    """How each pair ``"a, b"`` is scored: ``sep[a]`` (the token after ``a``, a comma), ``tail[(a, b)]`` (the tokens
+    after that, with EOS) for pairs that tokenise as ``a`` + sep + tail, and ``whole[(a, b)]`` for any other."""
+    ids = {pair: model._target_ids(answer_text(pair)) for pair in permutations(names, 2)}
+    sep: dict[str, int] = {}
+    for a in names:
+        n = len(head[(a,)])
+        after = [t[n] for pair, t in ids.items() if pair[0] == a and t[:n] == head[(a,)] and len(t) > n + 2]
+        if after:
+            sep[a] = max(set(after), key=after.count)
+    tail: dict[Answer, list[int]] = {}
+    whole: dict[Answer, list[int]] = {}
+    for (a, b), t in ids.items():
+        n = len(head[(a,)])
+        if a in sep and t[:n] == head[(a,)] and len(t) > n + 2 and t[n] == sep[a]:
+            tail[(a, b)] = t[n + 1 :]
+        else:
+            whole[(a, b)] = t
+    return sep, tail, whole
 
 
 @torch.no_grad()
 def score_answers(
-    model: CrossTrainerModel, turns: Sequence[Turn], names: Sequence[str], *, pair_top_k: int = 5
+    model: CrossTrainerModel,
+    turns: Sequence[Turn],
+    names: Sequence[str],
+    *,
+    max_pairs: int = 4,
+    pair_min_prob: float = 0.01,
 ) -> list[AnswerScores]:
     """Score the allowed Stage-I answers of each turn (its ``user`` is a Stage-I prompt with ``<video>``).
 
-    Candidates: every single name, ``none`` and the ordered pairs ``"a, b"`` of the ``pair_top_k`` names most
-    likely to start the answer (all pairs when ``pair_top_k >= len(names)``; none with 0). Deterministic.
+    Candidates: every single name, ``none``, and up to ``max_pairs`` lists ``"a, b"``: those most likely to start
+    so (P(answer starts ``"a, "`` + the first token of ``b``)), when that is at least ``pair_min_prob``
+    (``max_pairs=0``: no lists; ``pair_min_prob=0``: the ``max_pairs`` most likely). Per batch of turns: one pass
+    over the prompt+video prefixes, one over every name + comma after them (giving each single answer's EOS and
+    each list's start), one over the chosen lists' second names. Deterministic.
     """
     names = _check_names(names)
-    ids = {a: model._target_ids(answer_text(a)) for a in [(n,) for n in names] + [()]}
-    k = min(pair_top_k, len(names)) if len(names) > 1 else 0
-    all_pairs = [tuple(p) for p in permutations(names, 2)] if k == len(names) else []
-    ids |= {a: model._target_ids(answer_text(a)) for a in all_pairs}
+    singles: list[Answer] = [(n,) for n in names] + [()]
+    head = {a: model._target_ids(answer_text(a))[:-1] for a in singles}  # the answer's tokens without EOS
+    sep, tail, whole = _pair_plan(model, names, head) if max_pairs > 0 else ({}, {}, {})
+    first_row = [head[a] + ([sep[a[0]]] if a and a[0] in sep else []) for a in singles]
+    width = max(len(t) for t in first_row)
+    turn_batch = max(1, min(TURN_BATCH, 2 * TOKEN_BUDGET // (len(singles) * width)))
     results: list[AnswerScores] = []
-    for b0 in range(0, len(turns), TURN_BATCH):
-        batch = turns[b0 : b0 + TURN_BATCH]
+    for b0 in range(0, len(turns), turn_batch):
+        batch = turns[b0 : b0 + turn_batch]
         prefix = _run_prefix(model, batch)
-        first = [(i, a) for i in range(len(batch)) for a in ids]
-        scored = _score_rows(model, prefix, [(i, ids[a]) for i, a in first])
+        rows1 = [(i, j) for i in range(len(batch)) for j in range(len(singles))]
+        scored, kept, eos = _extend(model, prefix, [(i, first_row[j]) for i, j in rows1], keep=True, watch=model.eos_id)
+        after = cast(_State, kept)
+        row_of = {(i, singles[j]): r for r, (i, j) in enumerate(rows1)}
         log_probs: list[dict[Answer, float]] = [{} for _ in batch]
-        starts: list[dict[str, float]] = [{} for _ in batch]  # log P(answer starts with the name)
-        for (i, a), token_lp in zip(first, scored):
-            log_probs[i][a] = float(sum(token_lp))
-            if len(a) == 1:
-                starts[i][a[0]] = float(sum(token_lp[:-1]))
-        if 1 < k < len(names):
-            second = [
-                (i, pair)
-                for i in range(len(batch))
-                for pair in permutations(sorted(names, key=lambda n, i=i: -starts[i][n])[:k], 2)
-            ]
-            for (i, pair), token_lp in zip(
-                second, _score_rows(model, prefix, [(i, model._target_ids(answer_text(p))) for i, p in second])
-            ):
-                log_probs[i][pair] = float(sum(token_lp))
-        results += [AnswerScores(lp) for lp in log_probs]
+        unscored = [0.0] * len(batch)
+        for r, (i, j) in enumerate(rows1):
+            n = len(head[singles[j]])
+            log_probs[i][singles[j]] = float(sum(scored[r][:n])) + eos[r][n]
+        rows2: list[tuple[int, Answer]] = []
+        for i in range(len(batch)):
+            starts = []  # (-log P(the answer starts "a, " + b's first token), pair)
+            for pair, t in tail.items():
+                r = row_of[(i, pair[:1])]
+                starts.append((-float(sum(scored[r])) - float(after.last_log_probs[r, t[0]]), pair))
+            starts.sort()
+            chosen = {pair for cost, pair in starts[:max_pairs] if math.exp(-cost) >= pair_min_prob}
+            rows2 += [(i, pair) for _, pair in starts if pair in chosen]
+            unscored[i] = sum(math.exp(-cost) for cost, pair in starts if pair not in chosen)
+        scored2, _, _ = _extend(model, after, [(row_of[(i, p[:1])], tail[p]) for i, p in rows2])
+        for (i, pair), token_lp in zip(rows2, scored2):
+            log_probs[i][pair] = float(sum(scored[row_of[(i, pair[:1])]])) + float(sum(token_lp))
+        rows3 = [(i, p) for i in range(len(batch)) for p in whole]  # odd tokenisations: scored whole, from the prefix
+        scored3, _, _ = _extend(model, prefix, [(i, whole[p]) for i, p in rows3])
+        for (i, pair), token_lp in zip(rows3, scored3):
+            log_probs[i][pair] = float(sum(token_lp))
+        results += [AnswerScores(lp, u) for lp, u in zip(log_probs, unscored)]
     return results
 
 
 def attribute_probabilities(
-    model: CrossTrainerModel, turns: Sequence[Turn], names: Sequence[str], *, pair_top_k: int = 5
+    model: CrossTrainerModel,
+    turns: Sequence[Turn],
+    names: Sequence[str],
+    *,
+    max_pairs: int = 4,
+    pair_min_prob: float = 0.01,
 ) -> list[dict[str, float]]:
     """Per turn ``{name: P(the answer lists name)}`` for every vocabulary name, plus ``{"none": P(none)}``.
 
     ``[{"posture": 0.72, "trunk control": 0.64, "hip alignment": 0.01, ..., "none": 0.2}]``
     """
     names = _check_names(names)
-    return [s.attribute_probabilities(names) for s in score_answers(model, turns, names, pair_top_k=pair_top_k)]
+    scores = score_answers(model, turns, names, max_pairs=max_pairs, pair_min_prob=pair_min_prob)
+    return [s.attribute_probabilities(names) for s in scores]
 
 
 def select_attributes(probs: dict[str, float], threshold: float) -> list[tuple[str, float]]:

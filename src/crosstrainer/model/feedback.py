@@ -37,11 +37,20 @@ def _mentions(sentence: str, names: list[str]) -> list[str]:
     return [n for n in names if re.search(rf"\b{re.escape(n)}\b", low)]
 
 
-def check_model_sentence(sentence: str, vocabulary: list[str], detected: list[str], positive: bool) -> list[str]:
-    """Reasons to drop one Stage-II sentence (``[]`` keeps it). ``positive``: the verdict is the top level."""
-    from crosstrainer.text.validate import check_text
+def check_model_sentence(
+    sentence: str, vocabulary: list[str], detected: list[str], positive: bool, sure: bool = True
+) -> list[str]:
+    """Reasons to drop one Stage-II sentence (``[]`` keeps it). ``positive``: the verdict is the top level;
+    ``sure``: the verdict's confidence is high. Stricter than :func:`check_text`: a model line may hold no unknown
+    word at all (grounded lines are built from known words)."""
+    from crosstrainer.text.validate import check_text, unknown_words
 
     reasons = check_text(sentence)
+    unknown = unknown_words(sentence, [w for name in vocabulary for w in name.split()])
+    if unknown and not reasons:
+        reasons.append(f"unknown words: {', '.join(unknown[:4])}")
+    if _PRAISE.match(sentence) and not sure:
+        reasons.append("praise while the verdict's confidence is low")
     undetected = [n for n in _mentions(sentence, vocabulary) if n not in detected]
     if undetected:
         reasons.append(f"names attributes that were not detected: {', '.join(undetected)}")
@@ -59,6 +68,7 @@ def compose_feedback(
     *,
     positive: bool,
     contributions: dict[str, float] | None = None,
+    sure: bool = True,
 ) -> tuple[list[FeedbackLine], list[dict[str, Any]]]:
     """(lines to show, rejected model sentences with their reasons); see the module docstring."""
     from crosstrainer.movement.measures import grounded_sentence, praise_sentence
@@ -78,7 +88,7 @@ def compose_feedback(
     lines: list[FeedbackLine] = [line for name in detected if (line := grounded(name)) is not None]
     rejected: list[dict[str, Any]] = []
     for sentence in dict.fromkeys(s.strip() for s in model_sentences if s.strip()):
-        reasons = check_model_sentence(sentence, list(vocabulary.names), detected, positive)
+        reasons = check_model_sentence(sentence, list(vocabulary.names), detected, positive, sure)
         if reasons:
             rejected.append({"text": sentence, "reasons": reasons})
         else:

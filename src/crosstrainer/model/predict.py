@@ -144,7 +144,7 @@ def predict(
     probe = parts.proficiency_probe
     pooled = projected.mean(0, keepdims=True)
     logits = (pooled.astype(np.float64) @ probe.weight.T.astype(np.float64) + probe.bias)[0]
-    probe_probs = softmax(logits[None])[0]
+    probe_probs = cap_probabilities(softmax(logits[None])[0])
     pred = Prediction(
         levels=levels,
         probs=cap_probabilities(softmax(logits[None], m.calibration.get("probe_temperature", 1.0))[0]),

@@ -334,12 +334,19 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
+MAX_PLAUSIBLE_SWAY_DEG = 90.0
+"""Trunk sway beyond this within a repetition is a pose-tracking failure (e.g. front and back confused)."""
+
+
 def _trunk_control(ctx: _Ctx) -> Measurement | None:
     lean = ctx.series("trunk_lean_fwd")
     if lean is None:
         return None
+    lean = np.degrees(np.unwrap(np.radians(lean)))  # a horizontal trunk (plank, push-up) crosses +-180 degrees
     per_rep = [robust_range(lean[s]) for s in ctx.rep_slices()] or None
     value = float(np.median(per_rep)) if per_rep else robust_range(lean[ctx.window])
+    if value > MAX_PLAUSIBLE_SWAY_DEG:  # a tracking failure, not a movement: say nothing rather than nonsense
+        return None
     phase = _corr(lean[ctx.window], ctx.u[ctx.window]) if ctx.reps.count else 0.0
     detail = f"trunk swings about {_deg(value)}" + (", in time with the reps" if abs(phase) >= 0.5 else "")
     return _make(ctx, "trunk control", value, per_rep, detail, phase_corr=round(phase, 2))

@@ -29,7 +29,10 @@ def repetitions_line(reps: dict[str, Any]) -> str:
     if tempo:
         text += f": {sum(tempo) / len(tempo):.1f} s each on average"
     if ranges:
-        text += f", range {min(ranges):.0f}-{max(ranges):.0f} degrees"
+        span = (
+            f"{min(ranges):.0f}" if round(min(ranges)) == round(max(ranges)) else f"{min(ranges):.0f}-{max(ranges):.0f}"
+        )
+        text += f", range {span} degrees"
     return text + "."
 
 

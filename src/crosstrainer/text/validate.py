@@ -147,29 +147,31 @@ def _is_prose_char(ch: str) -> bool:
     return unicodedata.category(ch) in ("Lu", "Ll") and ord(ch) < 0x250
 
 
-def _repeats(tokens: list[str], max_n: int = 8) -> list[str]:
-    """Loops: the same token 3+ times in a row, an n-gram 3 times back to back, or a 4-word phrase 3+ times."""
-    reasons: list[str] = []
+def _consecutive(tokens: list[str], max_n: int) -> str | None:
+    """The first n-gram (n <= max_n) that occurs 3+ times back to back, described."""
     for n in range(1, max_n + 1):
-        i = 0
-        while i + 3 * n <= len(tokens):
+        for i in range(len(tokens) - 3 * n + 1):
             gram = tokens[i : i + n]
             if gram == tokens[i + n : i + 2 * n] == tokens[i + 2 * n : i + 3 * n]:
                 k = 3
                 while tokens[i + k * n : i + (k + 1) * n] == gram:
                     k += 1
                 if n == 1:
-                    reasons.append(f"repeated token {gram[0]!r} ({k} times in a row)")
-                else:
-                    reasons.append(f"repeated phrase {' '.join(gram)!r} ({k} times in a row)")
-                return reasons
-            i += 1
+                    return f"repeated token {gram[0]!r} ({k} times in a row)"
+                return f"repeated phrase {' '.join(gram)!r} ({k} times in a row)"
+    return None
+
+
+def _repeats(tokens: list[str], max_n: int = 8) -> list[str]:
+    """Loops: a token 3+ times in a row, an n-gram 3 times back to back (with or without the punctuation between),
+    or a 4-word phrase 3+ times anywhere."""
     words = [t for t in tokens if _WORD.fullmatch(t)]
+    found = _consecutive(tokens, max_n) or _consecutive(words, max_n)
+    if found:
+        return [found]
     counts = Counter(tuple(words[i : i + 4]) for i in range(len(words) - 3))
     loops = [g for g, c in counts.items() if c >= 3]
-    if loops:
-        reasons.append(f"repeated phrase {' '.join(loops[0])!r} ({counts[loops[0]]} times)")
-    return reasons
+    return [f"repeated phrase {' '.join(loops[0])!r} ({counts[loops[0]]} times)"] if loops else []
 
 
 def _normalise_name(name: str) -> str:

@@ -36,21 +36,22 @@ def _level_metrics(
     pred = [p if p in levels else next(lv for lv in levels if lv != t) for p, t in zip(y_pred, y_true, strict=True)]
     scores = np.asarray(margins) if margins is not None and len(levels) == 2 and len(set(y_true)) == 2 else None
     g = proficiency_metrics(y_true, pred, levels, y_train=y_train, scores=scores, n_boot=1000, seed=0)
-    acc = g.rows["accuracy"]
+
+    def frac(value: float | None) -> float | None:
+        return None if value is None else value / 100
+
+    acc = g.rows.get("accuracy", {})
     out = {
         "n": len(y_true),
-        "accuracy": acc["value"] / 100,
-        "accuracy_ci": [
-            acc["low"] / 100 if acc["low"] is not None else None,
-            acc["high"] / 100 if acc["high"] is not None else None,
-        ],
-        "macro_f1": g.rows["macro-F1"]["value"] / 100,
+        "accuracy": frac(acc.get("value")),
+        "accuracy_ci": [frac(acc.get("low")), frac(acc.get("high"))],
+        "macro_f1": frac(g.rows.get("macro-F1", {}).get("value")),
         "majority_label": g.info["majority_label"],
-        "majority_accuracy": acc["baselines"]["majority"] / 100,
+        "majority_accuracy": frac(acc.get("baselines", {}).get("majority")),
         "label_counts": g.info["test_label_counts"],
     }
-    if "AUROC" in g.rows:
-        out["auroc"] = g.rows["AUROC"]["value"] / 100
+    if g.rows.get("AUROC", {}).get("value") is not None:
+        out["auroc"] = frac(g.rows["AUROC"]["value"])
     return out
 
 
@@ -61,7 +62,8 @@ def _attribute_summary(preds: list[list[str]], refs: list[list[str]], train_refs
     def rows(p: list[list[str]]) -> dict[str, float]:
         g = attribute_metrics(p, refs, n_boot=0)
         names = {"micro precision": "precision", "micro recall": "recall", "micro F1": "f1", "IoU@0.7": "iou"}
-        return {short: g.rows[long]["value"] / 100 for long, short in names.items()}
+        values = {short: g.rows.get(long, {}).get("value") for long, short in names.items()}
+        return {k: (None if v is None else v / 100) for k, v in values.items()}
 
     baseline = frequent_attribute_sets(train_refs, len(refs))
     return {"model": rows(preds), "baseline_frequent": rows(baseline), "baseline_set": baseline[0] if baseline else []}
@@ -121,14 +123,6 @@ def evaluate_saved(
             levels,
             [verdict[s.id]["logits"][-1] - verdict[s.id]["logits"][0] for s in items],
         )
-    y = np.array([levels.index(s.proficiency) for s in pool])
-    logits = np.array([verdict[s.id]["logits"] for s in pool])
-    out["calibration"] = {
-        "n": len(pool),
-        "temperature": runner.parts.head.temperature if runner.parts.head is not None else 1.0,
-        "ece_before": round(expected_calibration_error(softmax(logits), y), 4),
-        "ece_after": round(expected_calibration_error(np.array([verdict[s.id]["probs"] for s in pool]), y), 4),
-    }
     by_sport: dict[str, list[Sample]] = {}
     for s in transfer:
         by_sport.setdefault(f"{s.source}:{s.sport}", []).append(s)
@@ -142,6 +136,19 @@ def evaluate_saved(
             levels,
             [g["logits"][-1] - g["logits"][0] for g in got],
         )
+        verdict.update({s.id: g for s, g in zip(items, got, strict=True)})
+    temperature = runner.parts.head.temperature if runner.parts.head is not None else 1.0
+    out["calibration"] = {"temperature": temperature}
+    for name, group in (("heldout", pool), ("transfer", transfer)):
+        if not group:
+            continue
+        y = np.array([levels.index(s.proficiency) for s in group])
+        raw_probs = softmax(np.array([verdict[s.id]["logits"] for s in group]))
+        out["calibration"][name] = {
+            "n": len(group),
+            "ece_before": round(expected_calibration_error(raw_probs, y), 4),
+            "ece_after": round(expected_calibration_error(np.array([verdict[s.id]["probs"] for s in group]), y), 4),
+        }
     return out
 
 
@@ -162,17 +169,28 @@ def model_card(cfg: TrainConfig, metrics: dict[str, Any], info: dict[str, Any]) 
         low, high = m.get("accuracy_ci") or (None, None)
         return f" [{low:.2f}, {high:.2f}]" if low is not None and high is not None else ""
 
+    def num(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
     def line(name: str, m: dict[str, Any]) -> str:
-        auroc = f"{m['auroc']:.3f}" if "auroc" in m else "-"
         return (
-            f"| {name} | {m['n']} | {m['accuracy']:.3f}{ci(m)} | {m['macro_f1']:.3f} | {auroc} | "
-            f"{m['majority_accuracy']:.3f} ({m['majority_label']}) |"
+            f"| {name} | {m['n']} | {num(m['accuracy'])}{ci(m)} | {num(m['macro_f1'])} | {num(m.get('auroc'))} | "
+            f"{num(m['majority_accuracy'])} ({m['majority_label']}) |"
         )
 
     table = "\n".join(line(name, m) for name, m in rows)
     att, cal = h["attributes_stage1"], metrics["calibration"]
-    beats = [name for name, m in rows if m["accuracy"] > m["majority_accuracy"]]
-    loses = [name for name, m in rows if m["accuracy"] <= m["majority_accuracy"]]
+    cal_text = "; ".join(
+        f"{name} clips (n={c['n']}) {c['ece_before']:.3f} / {c['ece_after']:.3f}"
+        for name, c in cal.items()
+        if isinstance(c, dict)
+    )
+    beats = [
+        n
+        for n, m in rows
+        if None not in (m["accuracy"], m["majority_accuracy"]) and m["accuracy"] > m["majority_accuracy"]
+    ]
+    loses = [n for n, m in rows if n not in beats]
     return f"""# {cfg.name} (crosstrainer {__version__})
 
 The embedded default model of CrossTrainer: MediaPipe pose -> per-second kinematic features (pose encoder f_v)
@@ -223,16 +241,16 @@ AUROC ranks clips by the verdict's logit. 95% bootstrap intervals in brackets.
 |---|---|---|---|---|---|
 {table}
 
-Calibration (held-out clips, n={cal["n"]}): expected calibration error {cal["ece_before"]:.3f} before and
-{cal["ece_after"]:.3f} after temperature scaling (T = {cal["temperature"]:.2f}, fitted on leave-one-movement-out
-logits of the training movements) and capping at 0.99.
+Calibration: expected calibration error (ECE, 10 bins) before / after temperature scaling (T =
+{cal["temperature"]:.2f}, fitted on the leave-one-movement-out logits of the training movements, i.e. for movements
+the head has not seen) and capping at 0.99: {cal_text}.
 
 Stage-I attributes on held-out clips with attribute labels (`crosstrainer evaluate`'s attribute metrics:
-MiniLM-matched sets, micro-averaged; IoU@0.7 is the mean per clip): model P/R/F1 {att["model"]["precision"]:.3f} /
-{att["model"]["recall"]:.3f} / {att["model"]["f1"]:.3f}, IoU {att["model"]["iou"]:.3f}; baseline "the most frequent
-training attributes" {att["baseline_set"]}: P/R/F1 {att["baseline_frequent"]["precision"]:.3f} /
-{att["baseline_frequent"]["recall"]:.3f} / {att["baseline_frequent"]["f1"]:.3f}, IoU
-{att["baseline_frequent"]["iou"]:.3f}.
+MiniLM-matched sets, micro-averaged; IoU@0.7 is the mean per clip): model P/R/F1 {num(att["model"]["precision"])} /
+{num(att["model"]["recall"])} / {num(att["model"]["f1"])}, IoU {num(att["model"]["iou"])}; baseline "the most frequent
+training attributes" {att["baseline_set"]}: P/R/F1 {num(att["baseline_frequent"]["precision"])} /
+{num(att["baseline_frequent"]["recall"])} / {num(att["baseline_frequent"]["f1"])}, IoU
+{num(att["baseline_frequent"]["iou"])} ("-": undefined, e.g. no attribute predicted).
 
 Beats its majority baseline on: {", ".join(beats) or "none"}. Does NOT beat it on: {", ".join(loses) or "none"}.
 
