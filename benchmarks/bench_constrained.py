@@ -5,9 +5,9 @@ with ``--gym-vn`` also ``gym_exercise_correction_vn``: plank and the unseen push
 are cut into 2-s windows and given the Stage-I prompt of its sport. For the same windows it measures:
 
 - time per window of ``model.generate(turns, max_new_tokens=24)`` (today's Stage I) and of
-  ``constrained.score_answers`` with its defaults (every single name and ``none``; the pairs ``"a, b"`` after the
-  3 names most likely to start a list, when that is at least 1 % likely), in batches of 16 windows and one window
-  at a time;
+  ``constrained.score_answers`` with its defaults (every single name and ``none``; up to 4 lists ``"a, b"``, those
+  most likely to be started, when at least 1 % likely), in batches of 16 windows and one window at a time, as
+  wall and process-CPU time;
 - how often the constrained top answer's attribute set equals the free answer's parsed attributes (mapped onto the
   vocabulary; an answer naming anything outside it never agrees), and the same for the thresholded selection;
 - how often the free answer names something outside the vocabulary or fails ``check_text``, and how often each
@@ -47,16 +47,25 @@ def windows(samples: list, width: int) -> list[dict]:
     return out
 
 
-def timed_pair(fn_a, fn_b, batches: list) -> tuple[list, float, list, float]:
-    """Run both methods batch by batch, alternating (so that a busy machine slows both alike): results and seconds."""
-    out_a, out_b, sec_a, sec_b = [], [], 0.0, 0.0
+def timed_pair(fn_a, fn_b, batches: list) -> tuple[list, list, dict[str, float]]:
+    """Run both methods batch by batch, alternating (so that a busy machine slows both alike).
+
+    Returns both methods' results and ``{"a_wall", "b_wall", "a_cpu", "b_cpu"}`` seconds (CPU: this process, all
+    threads; less sensitive than wall time to other programs on a shared machine).
+    """
+    out_a, out_b = [], []
+    t = dict.fromkeys(("a_wall", "b_wall", "a_cpu", "b_cpu"), 0.0)
     for b in batches:
-        t0 = time.perf_counter()
+        w0, c0 = time.perf_counter(), time.process_time()
         out_a += fn_a(b)
-        t1 = time.perf_counter()
+        w1, c1 = time.perf_counter(), time.process_time()
         out_b += fn_b(b)
-        sec_a, sec_b = sec_a + t1 - t0, sec_b + time.perf_counter() - t1
-    return out_a, sec_a, out_b, sec_b
+        w2, c2 = time.perf_counter(), time.process_time()
+        t["a_wall"] += w1 - w0
+        t["b_wall"] += w2 - w1
+        t["a_cpu"] += c1 - c0
+        t["b_cpu"] += c2 - c1
+    return out_a, out_b, t
 
 
 def main() -> int:
@@ -117,9 +126,9 @@ def main() -> int:
             print(f"{set_name}: {len(wins)} windows", file=sys.stderr, flush=True)
             turns = [Turn(w["features"], prompts.stage1_user(w["sport"])) for w in wins]
             batches = [turns[i : i + args.batch] for i in range(0, len(turns), args.batch)]
-            free_out, free_s, cons_out, cons_s = timed_pair(free, constrained, batches)
+            free_out, cons_out, tb = timed_pair(free, constrained, batches)
             single = [[t] for t in turns[: args.single]]
-            _, free1_s, _, cons1_s = timed_pair(free, constrained, single)
+            _, _, t1 = timed_pair(free, constrained, single)
             agree_top = agree_sel = out_of_vocab = rejected = free_label = top_label = sel_label = n_label = 0
             examples = []
             for w, (text, _), sc in zip(wins, free_out, cons_out):
@@ -148,16 +157,20 @@ def main() -> int:
                         }
                     )
             n = len(wins)
-            print(f"  free {free_s:.1f} s, constrained {cons_s:.1f} s", file=sys.stderr, flush=True)
+            print(f"  free {tb['a_wall']:.1f} s, constrained {tb['b_wall']:.1f} s", file=sys.stderr, flush=True)
             report["sets"][set_name] = {
                 "clips": len(samples),
                 "windows": n,
                 "batch": args.batch,
-                "free_ms_per_window": round(1000 * free_s / n, 1),
-                "constrained_ms_per_window": round(1000 * cons_s / n, 1),
+                "free_ms_per_window": round(1000 * tb["a_wall"] / n, 1),
+                "constrained_ms_per_window": round(1000 * tb["b_wall"] / n, 1),
+                "free_cpu_ms_per_window": round(1000 * tb["a_cpu"] / n, 1),
+                "constrained_cpu_ms_per_window": round(1000 * tb["b_cpu"] / n, 1),
                 "single_windows": len(single),
-                "free_ms_per_window_batch1": round(1000 * free1_s / len(single), 1),
-                "constrained_ms_per_window_batch1": round(1000 * cons1_s / len(single), 1),
+                "free_ms_per_window_batch1": round(1000 * t1["a_wall"] / len(single), 1),
+                "constrained_ms_per_window_batch1": round(1000 * t1["b_wall"] / len(single), 1),
+                "free_cpu_ms_per_window_batch1": round(1000 * t1["a_cpu"] / len(single), 1),
+                "constrained_cpu_ms_per_window_batch1": round(1000 * t1["b_cpu"] / len(single), 1),
                 "candidates_per_window": round(sum(len(sc.answers) for sc in cons_out) / n, 2),
                 "windows_with_pairs_scored": round(sum(any(len(a) == 2 for a in sc.answers) for sc in cons_out) / n, 4),
                 "max_unscored_mass": round(max(sc.unscored for sc in cons_out), 4),
@@ -176,8 +189,12 @@ def main() -> int:
         ("windows", "windows", "{}"),
         (f"free ms/window (batch {args.batch})", "free_ms_per_window", "{:.1f}"),
         (f"constrained ms/window (batch {args.batch})", "constrained_ms_per_window", "{:.1f}"),
+        (f"free CPU ms/window (batch {args.batch})", "free_cpu_ms_per_window", "{:.1f}"),
+        (f"constrained CPU ms/window (batch {args.batch})", "constrained_cpu_ms_per_window", "{:.1f}"),
         ("free ms/window (batch 1)", "free_ms_per_window_batch1", "{:.1f}"),
         ("constrained ms/window (batch 1)", "constrained_ms_per_window_batch1", "{:.1f}"),
+        ("free CPU ms/window (batch 1)", "free_cpu_ms_per_window_batch1", "{:.1f}"),
+        ("constrained CPU ms/window (batch 1)", "constrained_cpu_ms_per_window_batch1", "{:.1f}"),
         ("candidates scored per window", "candidates_per_window", "{:.2f}"),
         ("windows with pairs scored", "windows_with_pairs_scored", "{:.1%}"),
         ("max unscored list mass", "max_unscored_mass", "{:.4f}"),

@@ -21,7 +21,7 @@ from crosstrainer.encoders.registry import input_kind
 from crosstrainer.errors import ModelError
 from crosstrainer.keypoints.skeleton import PoseSequence
 from crosstrainer.model.checkpoint import LoadedParts
-from crosstrainer.model.predict import Prediction, predict
+from crosstrainer.model.predict import MAX_STAGE1_WINDOWS, Prediction, predict
 from crosstrainer.schema import Assessment, AttributeResult, InputInfo, ModelInfo, Proficiency, Timeline
 from crosstrainer.text.validate import clean_sport
 
@@ -95,7 +95,9 @@ def analyse_movement(pose: PoseSequence) -> Movement:
     return Movement(reps, measurements)
 
 
-def repetition_windows(movement: Movement, times_s: np.ndarray, max_windows: int = 64) -> list[tuple[int, int]] | None:
+def repetition_windows(
+    movement: Movement, times_s: np.ndarray, max_windows: int = MAX_STAGE1_WINDOWS
+) -> list[tuple[int, int]] | None:
     """Feature-row spans of the repetitions (each at least one second), or None to use fixed windows."""
     reps = movement.repetitions
     if reps is None or not reps.repetitions or len(reps.repetitions) > max_windows or not len(times_s):

@@ -182,3 +182,24 @@ def plot_transfer_heatmap(
     ax.set_title(title)
     fig.colorbar(im, ax=ax, label=value_label)
     return _save(fig, path)
+
+
+def plot_reliability(
+    curves: Mapping[str, Mapping[str, Sequence[float]]], path: str | Path, title: str = "Reliability of the verdict"
+) -> Path:
+    """Reliability diagram: per curve, mean confidence (x) against accuracy (y) of its confidence bins, as returned by
+    :func:`crosstrainer.model.calibration.reliability` (``{"confidence", "accuracy", "count"}``); the diagonal is
+    perfect calibration, and marker area follows the bin's count."""
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    ax.plot([0, 1], [0, 1], color="#999", lw=1, ls="--", label="calibrated")
+    for name, r in curves.items():
+        sizes = 8 + 120 * np.asarray(r["count"], float) / max(1.0, float(np.max(r["count"]) if len(r["count"]) else 1))
+        ax.plot(r["confidence"], r["accuracy"], marker="o", lw=1.2, label=name)
+        ax.scatter(r["confidence"], r["accuracy"], s=sizes, alpha=0.3)
+    ax.set_xlim(0.45, 1.0)
+    ax.set_ylim(0.0, 1.02)
+    ax.set_xlabel("confidence of the chosen level")
+    ax.set_ylabel("accuracy")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, loc="lower right")
+    return _save(fig, path)

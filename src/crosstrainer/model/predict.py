@@ -18,6 +18,7 @@ scores it. Both call this function, so "what the model does" is written once.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,9 @@ from crosstrainer.model import prompts
 
 Progress = Callable[[str, float], None]
 STAGE1_BATCH = 16
+MAX_STAGE1_WINDOWS = 32
+"""Longer inputs have their neighbouring Stage-I windows merged to this many (a 10-minute clip: 32 windows of about
+19 s, not 300 of 2 s), so the language model's cost stays bounded."""
 
 
 @dataclass
@@ -164,6 +168,9 @@ def predict(
     if not generate:
         return pred
     spans = windows or window_spans(len(features), m.stage1_window_s)
+    if len(spans) > MAX_STAGE1_WINDOWS:
+        edges = np.linspace(0, len(spans), MAX_STAGE1_WINDOWS + 1).round().astype(int)
+        spans = [(spans[a][0], spans[b - 1][1]) for a, b in itertools.pairwise(edges) if b > a]
     allowed = [n for n in vocab.names if not sport or n.lower() != sport.lower()]  # the sport is never an attribute
     report("attributes", 0.0)
     by_name: dict[str, AttributeSpans] = {}
