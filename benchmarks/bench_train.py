@@ -34,8 +34,8 @@ def measure(args: argparse.Namespace) -> dict:
     import torch
 
     from crosstrainer.data.registry import load_samples
-    from crosstrainer.training.config import TrainConfig
     from crosstrainer.features.provider import FeatureProvider
+    from crosstrainer.training.config import TrainConfig
     from crosstrainer.training.recipe import Trainer, build_items
 
     if args.threads:
