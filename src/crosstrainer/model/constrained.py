@@ -15,9 +15,9 @@ video prefix of a turn runs once; its KV cache is shared by all of the turn's ca
     [('hip alignment', 0.91)]
 
 Probabilities are a softmax over the candidate answers' sequence log-probabilities; an attribute's probability
-is the sum over the answers that contain it, so ``none`` plus the answers that name anything sum to 1. Only the
-lists ``"a, b"`` likely to be said are scored (:func:`score_answers`); ``AnswerScores.unscored`` bounds the
-probability of those left out.
+is the sum over the answers that contain it, so ``none`` plus the answers that name anything sum to 1. Answers
+that cannot be likely (their first tokens are not) are left out (:func:`score_answers`); ``AnswerScores.unscored``
+bounds their probability.
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ class AnswerScores:
 
     ``log_probs``: teacher-forced log P(answer tokens + EOS | prompt, video) under the model, per answer.
     ``answers``: the same, normalised over the candidates (softmax), so they sum to 1.
-    ``unscored``: an upper bound on the model's probability of the lists ``"a, b"`` it was not asked about (the
-    summed P(answer starts ``"a, "`` + b's first token) of the lists left out).
+    ``unscored``: an upper bound on the model's probability of the allowed answers left out (unlikely names and
+    lists; see :func:`score_answers`).
     """
 
     log_probs: dict[Answer, float]
@@ -225,16 +225,19 @@ def score_answers(
     turns: Sequence[Turn],
     names: Sequence[str],
     *,
+    min_prob: float = 1e-4,
     max_pairs: int = 4,
     pair_min_prob: float = 0.01,
 ) -> list[AnswerScores]:
     """Score the allowed Stage-I answers of each turn (its ``user`` is a Stage-I prompt with ``<video>``).
 
-    Candidates: every single name, ``none``, and up to ``max_pairs`` lists ``"a, b"``: those most likely to start
-    so (P(answer starts ``"a, "`` + the first token of ``b``)), when that is at least ``pair_min_prob``
-    (``max_pairs=0``: no lists; ``pair_min_prob=0``: the ``max_pairs`` most likely). Per batch of turns: one pass
-    over the prompt+video prefixes, one over every name + comma after them (giving each single answer's EOS and
-    each list's start), one over the chosen lists' second names. Deterministic.
+    Candidates: ``none``; every single name whose first token is at least ``min_prob`` likely (an upper bound
+    on the probability of the name and of every list that starts with it; ``min_prob=0``: every name); up to
+    ``max_pairs`` lists ``"a, b"``, those most likely to start so (P(answer starts ``"a, "`` + b's first token)),
+    when that is at least ``pair_min_prob`` (``max_pairs=0``: no lists). What is left out is bounded by
+    ``AnswerScores.unscored``. Per batch of turns: one pass over the prompt+video prefixes, one over the names +
+    comma after them (giving each single answer's EOS and each list's start), one over the chosen lists' second
+    names. Deterministic.
     """
     names = _check_names(names)
     singles: list[Answer] = [(n,) for n in names] + [()]
@@ -247,12 +250,19 @@ def score_answers(
     for b0 in range(0, len(turns), turn_batch):
         batch = turns[b0 : b0 + turn_batch]
         prefix = _run_prefix(model, batch)
-        rows1 = [(i, j) for i in range(len(batch)) for j in range(len(singles))]
+        unscored = [0.0] * len(batch)
+        rows1: list[tuple[int, int]] = []
+        for i in range(len(batch)):
+            for j, a in enumerate(singles):
+                bound = math.exp(float(prefix.last_log_probs[i, first_row[j][0]]))
+                if a == () or bound >= min_prob:
+                    rows1.append((i, j))
+                else:
+                    unscored[i] += bound
         scored, kept, eos = _extend(model, prefix, [(i, first_row[j]) for i, j in rows1], keep=True, watch=model.eos_id)
         after = cast(_State, kept)
         row_of = {(i, singles[j]): r for r, (i, j) in enumerate(rows1)}
         log_probs: list[dict[Answer, float]] = [{} for _ in batch]
-        unscored = [0.0] * len(batch)
         for r, (i, j) in enumerate(rows1):
             n = len(head[singles[j]])
             log_probs[i][singles[j]] = float(sum(scored[r][:n])) + eos[r][n]
@@ -260,16 +270,19 @@ def score_answers(
         for i in range(len(batch)):
             starts = []  # (-log P(the answer starts "a, " + b's first token), pair)
             for pair, t in tail.items():
-                r = row_of[(i, pair[:1])]
+                r = row_of.get((i, pair[:1]), -1)
+                if r < 0:
+                    continue  # its first name was not scored: already bounded in ``unscored``
                 starts.append((-float(sum(scored[r])) - float(after.last_log_probs[r, t[0]]), pair))
             starts.sort()
             chosen = {pair for cost, pair in starts[:max_pairs] if math.exp(-cost) >= pair_min_prob}
             rows2 += [(i, pair) for _, pair in starts if pair in chosen]
-            unscored[i] = sum(math.exp(-cost) for cost, pair in starts if pair not in chosen)
+            unscored[i] += sum(math.exp(-cost) for cost, pair in starts if pair not in chosen)
         scored2, _, _ = _extend(model, after, [(row_of[(i, p[:1])], tail[p]) for i, p in rows2])
         for (i, pair), token_lp in zip(rows2, scored2):
             log_probs[i][pair] = float(sum(scored[row_of[(i, pair[:1])]])) + float(sum(token_lp))
-        rows3 = [(i, p) for i in range(len(batch)) for p in whole]  # odd tokenisations: scored whole, from the prefix
+        # lists that tokenise oddly: scored whole, from the prefix, when their first name was scored
+        rows3 = [(i, p) for i in range(len(batch)) for p in whole if (i, p[:1]) in row_of]
         scored3, _, _ = _extend(model, prefix, [(i, whole[p]) for i, p in rows3])
         for (i, pair), token_lp in zip(rows3, scored3):
             log_probs[i][pair] = float(sum(token_lp))
@@ -282,6 +295,7 @@ def attribute_probabilities(
     turns: Sequence[Turn],
     names: Sequence[str],
     *,
+    min_prob: float = 1e-4,
     max_pairs: int = 4,
     pair_min_prob: float = 0.01,
 ) -> list[dict[str, float]]:
@@ -290,7 +304,7 @@ def attribute_probabilities(
     ``[{"posture": 0.72, "trunk control": 0.64, "hip alignment": 0.01, ..., "none": 0.2}]``
     """
     names = _check_names(names)
-    scores = score_answers(model, turns, names, max_pairs=max_pairs, pair_min_prob=pair_min_prob)
+    scores = score_answers(model, turns, names, min_prob=min_prob, max_pairs=max_pairs, pair_min_prob=pair_min_prob)
     return [s.attribute_probabilities(names) for s in scores]
 
 
