@@ -169,6 +169,11 @@ def test_shipped_model_on_a_real_clip(model_dir, shared_data) -> None:
     encoder = KinematicEncoder()
     turns = [Turn(encoder.encode(s.pose).features[:2], prompts.stage1_user(s.sport)) for s in samples]
     scores = score_answers(model, turns, names)
+    exact = score_answers(model, turns, names, min_prob=0.0)  # every single name scored
+    for s, e in zip(scores, exact):
+        assert s.top == e.top and s.unscored < 0.05
+        marginal, exact_marginal = s.attribute_probabilities(names), e.attribute_probabilities(names)
+        assert all(abs(marginal[n] - exact_marginal[n]) <= 2 * s.unscored + 1e-4 for n in marginal)
     with torch.inference_mode():
         free = model.generate(turns, max_new_tokens=24)
     agree = 0

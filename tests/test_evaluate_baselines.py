@@ -137,7 +137,7 @@ def test_score_builds_tables_plots_and_baselines(tmp_path):
         "transfer heatmap: linear probe (raw)",
     }
     assert all(p.is_file() for p in plots.values())
-    assert metrics[f"Confusion matrix ({MODEL} probe, sports never trained on)"]["counts"] == [[6, 6], [6, 6]]
+    assert metrics[f"Confusion matrix ({MODEL} verdict, sports never trained on)"]["counts"] == [[6, 6], [6, 6]]
     assert details
 
 
