@@ -8,7 +8,7 @@ batch by batch (so that a busy machine slows them alike):
 
 - ``free``: ``model.generate(turns, max_new_tokens=24)``, today's Stage I;
 - ``constrained``: ``constrained.score_answers`` with its defaults (``none``; each name whose first token is at
-  least 1e-4 likely; up to 4 lists ``"a, b"``, those at least 1 % likely to be started);
+  least 1e-3 likely; up to 4 lists ``"a, b"``, those at least 1 % likely to be started);
 - ``exhaustive``: the same with every single name scored (``min_prob=0``) and the 4 likeliest lists.
 
 Then how often the constrained top answer's attribute set equals the free answer's parsed attributes (mapped onto

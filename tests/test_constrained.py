@@ -78,7 +78,7 @@ def test_unlikely_answers_are_not_scored(tiny_model, turns) -> None:
     for s, e in zip(score_answers(tiny_model, turns, NAMES), exact):
         assert () in s.answers and set(s.answers) <= set(e.answers)
         assert not any(len(a) == 2 for a in e.answers)  # no list is 1 % likely
-        assert 0.0 < s.unscored < len(NAMES) * 1e-4 and 0.0 < e.unscored < ALL_PAIRS * 0.01
+        assert 0.0 < s.unscored < len(NAMES) * 1e-3 and 0.0 < e.unscored < ALL_PAIRS * 0.01
         assert all(s.log_probs[a] == pytest.approx(e.log_probs[a], abs=1e-4) for a in s.log_probs)
         assert math.isclose(sum(s.answers.values()), 1.0, abs_tol=1e-9)
 

@@ -225,7 +225,7 @@ def score_answers(
     turns: Sequence[Turn],
     names: Sequence[str],
     *,
-    min_prob: float = 1e-4,
+    min_prob: float = 1e-3,
     max_pairs: int = 4,
     pair_min_prob: float = 0.01,
 ) -> list[AnswerScores]:
@@ -251,38 +251,47 @@ def score_answers(
         batch = turns[b0 : b0 + turn_batch]
         prefix = _run_prefix(model, batch)
         unscored = [0.0] * len(batch)
-        rows1: list[tuple[int, int]] = []
+        log_probs: list[dict[Answer, float]] = [{} for _ in batch]
+        by_len: dict[int, list[tuple[int, int]]] = {}  # rows of equal length run together: no padding
         for i in range(len(batch)):
             for j, a in enumerate(singles):
                 bound = math.exp(float(prefix.last_log_probs[i, first_row[j][0]]))
                 if a == () or bound >= min_prob:
-                    rows1.append((i, j))
+                    by_len.setdefault(len(first_row[j]), []).append((i, j))
                 else:
                     unscored[i] += bound
-        scored, kept, eos = _extend(model, prefix, [(i, first_row[j]) for i, j in rows1], keep=True, watch=model.eos_id)
-        after = cast(_State, kept)
-        row_of = {(i, singles[j]): r for r, (i, j) in enumerate(rows1)}
-        log_probs: list[dict[Answer, float]] = [{} for _ in batch]
-        for r, (i, j) in enumerate(rows1):
-            n = len(head[singles[j]])
-            log_probs[i][singles[j]] = float(sum(scored[r][:n])) + eos[r][n]
-        rows2: list[tuple[int, Answer]] = []
+        firsts: dict[tuple[int, str], tuple[_State, int, float]] = {}  # (turn, a) -> state after "a,", row, log P
+        for _, rows1 in sorted(by_len.items()):
+            toks = [(i, first_row[j]) for i, j in rows1]
+            scored, kept, eos = _extend(model, prefix, toks, keep=True, watch=model.eos_id)
+            for r, (i, j) in enumerate(rows1):
+                n = len(head[singles[j]])
+                log_probs[i][singles[j]] = float(sum(scored[r][:n])) + eos[r][n]
+                if singles[j]:
+                    firsts[(i, singles[j][0])] = (cast(_State, kept), r, float(sum(scored[r])))
+        rows2: dict[int, list[tuple[int, Answer]]] = {}  # per state: (turn, pair)
+        states: dict[int, _State] = {}
         for i in range(len(batch)):
             starts = []  # (-log P(the answer starts "a, " + b's first token), pair)
             for pair, t in tail.items():
-                r = row_of.get((i, pair[:1]), -1)
-                if r < 0:
+                if (i, pair[0]) not in firsts:
                     continue  # its first name was not scored: already bounded in ``unscored``
-                starts.append((-float(sum(scored[r])) - float(after.last_log_probs[r, t[0]]), pair))
+                state, r, lp = firsts[(i, pair[0])]
+                starts.append((-lp - float(state.last_log_probs[r, t[0]]), pair))
             starts.sort()
             chosen = {pair for cost, pair in starts[:max_pairs] if math.exp(-cost) >= pair_min_prob}
-            rows2 += [(i, pair) for _, pair in starts if pair in chosen]
+            for _, pair in starts:
+                if pair in chosen:
+                    state = firsts[(i, pair[0])][0]
+                    states[id(state)] = state
+                    rows2.setdefault(id(state), []).append((i, pair))
             unscored[i] += sum(math.exp(-cost) for cost, pair in starts if pair not in chosen)
-        scored2, _, _ = _extend(model, after, [(row_of[(i, p[:1])], tail[p]) for i, p in rows2])
-        for (i, pair), token_lp in zip(rows2, scored2):
-            log_probs[i][pair] = float(sum(scored[row_of[(i, pair[:1])]])) + float(sum(token_lp))
+        for key, rows in rows2.items():
+            scored2, _, _ = _extend(model, states[key], [(firsts[(i, p[0])][1], tail[p]) for i, p in rows])
+            for (i, pair), token_lp in zip(rows, scored2):
+                log_probs[i][pair] = firsts[(i, pair[0])][2] + float(sum(token_lp))
         # lists that tokenise oddly: scored whole, from the prefix, when their first name was scored
-        rows3 = [(i, p) for i in range(len(batch)) for p in whole if (i, p[:1]) in row_of]
+        rows3 = [(i, p) for i in range(len(batch)) for p in whole if (i, p[0]) in firsts]
         scored3, _, _ = _extend(model, prefix, [(i, whole[p]) for i, p in rows3])
         for (i, pair), token_lp in zip(rows3, scored3):
             log_probs[i][pair] = float(sum(token_lp))
@@ -295,7 +304,7 @@ def attribute_probabilities(
     turns: Sequence[Turn],
     names: Sequence[str],
     *,
-    min_prob: float = 1e-4,
+    min_prob: float = 1e-3,
     max_pairs: int = 4,
     pair_min_prob: float = 0.01,
 ) -> list[dict[str, float]]:
