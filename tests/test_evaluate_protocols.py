@@ -153,3 +153,65 @@ def test_protocol_yaml(tmp_path):
         ProtocolConfig.load(path)
     with pytest.raises(InputNotFoundError):
         ProtocolConfig.load(tmp_path / "missing.yaml")
+
+
+def _people_samples() -> list[Sample]:
+    """SYNTHETIC: 6 people, each doing 3 movements 4 times (UI-PRMD-like), plus 5 clips without a participant id."""
+    out = []
+    for p in range(6):
+        for sport in ("squat", "lunge", "raise"):
+            for i in range(4):
+                out.append(
+                    Sample(
+                        id=f"d/{sport}/s{p}/{i}",
+                        source="d",
+                        sport=sport,
+                        participant=f"s{p}",
+                        proficiency="good form" if i % 2 else "needs improvement",
+                        meta={"label": str(i % 2)},
+                    )
+                )
+    out += [
+        Sample(id=f"e/squat/{i}", source="e", sport="squat", proficiency="good form" if i % 2 else "needs improvement")
+        for i in range(5)
+    ]
+    return out
+
+
+def test_subject_disjoint_splits_never_train_on_a_test_person_and_test_every_clip_once():
+    from crosstrainer.evaluation.protocols import person
+    from crosstrainer.evaluation.scoring import pool_subject_folds
+
+    samples = _people_samples()
+    by_id = {s.id: s for s in samples}
+    cfg = ProtocolConfig(protocol="zero-shot", subject_folds=2)
+    splits = make_splits(samples, cfg)
+    assert len(splits) == 3 * 2  # 3 held-out movements x 2 folds
+    for split in splits:
+        train_people = {person(by_id[i]) for i in split.train_ids}
+        test_people = {person(by_id[i]) for i in split.test_ids}
+        assert not train_people & test_people, f"{split.id}: a test person is trained on"
+        assert not [i for i in split.train_ids if by_id[i].sport in split.heldout]
+        assert split.subject_fold in ("1of2", "2of2") and split.folder_name.endswith(f"__subjects{split.subject_fold}")
+    # pooled over its folds, each held-out movement's clips are all tested, each exactly once
+    records = [{"split": s.to_dict(), "systems": {"m": {i: {"level": "x"} for i in s.test_ids}}} for s in splits]
+    pooled = pool_subject_folds(records)
+    assert len(pooled) == 3
+    for rec in pooled:
+        held = rec["split"]["heldout"]
+        unseen = [i for i in rec["split"]["test_ids"] if by_id[i].sport in held]
+        assert sorted(unseen) == sorted(s.id for s in samples if s.sport in held)
+        assert set(rec["systems"]["m"]) == set(rec["split"]["test_ids"])
+        assert rec["split"]["subject_fold"] == "" and "subjects=" not in rec["split"]["id"]
+    # the same folds for the same seed; other folds for another seed
+    assert [s.test_ids for s in make_splits(samples, cfg)] == [s.test_ids for s in splits]
+    other = make_splits(samples, ProtocolConfig(protocol="zero-shot", subject_folds=2, seeds=[1]))
+    assert [s.test_ids for s in other] != [s.test_ids for s in splits]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"), [({"subject_folds": 1}, ">= 2"), ({"protocol": "intra", "subject_folds": 2}, "not intra")]
+)
+def test_subject_folds_settings(kwargs, message):
+    with pytest.raises(UsageError, match=message):
+        ProtocolConfig(**kwargs)

@@ -38,6 +38,9 @@ def evaluate(
     k: str | None = typer.Option(None, "--k", help="Leave-k-sports-out sizes, comma-separated (default 1)."),
     shots: int | None = typer.Option(None, help="Few-shot: clips of each held-out sport added to training."),
     seeds: str | None = typer.Option(None, help="Comma-separated seeds: one split and model per seed (default 0)."),
+    subject_folds: int | None = typer.Option(
+        None, help="Zero/few-shot: also keep the test people out of training, dealt into this many folds (>= 2)."
+    ),
     config: str = typer.Option("embedded", help="Training preset (embedded, tiny, research) or YAML path."),
     set_: list[str] = typer.Option([], "--set", help="Override a training config field: key=value (repeatable)."),
     model: Path | None = typer.Option(None, help="Evaluate this trained model in every split instead of training."),
@@ -86,6 +89,7 @@ def evaluate(
             k=_ints(k, "--k") if k else None,
             shots=shots,
             seeds=_ints(seeds, "--seeds") if seeds else None,
+            subject_folds=subject_folds,
         )
     elif export_egoexo_submission is None:
         raise UsageError("--protocol none does nothing without --export-egoexo-submission")

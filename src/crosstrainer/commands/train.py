@@ -43,28 +43,44 @@ _FIELDS_HELP = _fields_help()
 
 @train_app.command("default", epilog=_FIELDS_HELP)
 def default(
-    data: Path = typer.Option(
-        ...,
-        help="Folder holding exercise_correction/ (and gym_exercise_correction_vn/ for transfer), e.g. ../shared/data.",
+    data: Path | None = typer.Option(
+        None,
+        help="Folder holding exercise_correction/, ui_prmd/ (and gym_exercise_correction_vn/ for transfer), e.g. "
+        "../shared/data. Required unless --card-only.",
     ),
     out: Path = typer.Option(..., help="Model folder to write (the shipped one: src/crosstrainer/models/default)."),
     config: str = typer.Option("embedded", help="Preset name or YAML path."),
     set_: list[str] = typer.Option([], "--set", help="Override a config field: key=value (repeatable)."),
     work_dir: Path | None = typer.Option(None, help="Checkpoints and logs (default .<out>-work); rerun resumes."),
+    transfer_run: Path | None = typer.Option(
+        None, help="A finished leave-one-movement-out `crosstrainer evaluate` run: its table goes into the card."
+    ),
+    card_only: bool = typer.Option(
+        False, "--card-only", help="Only rewrite MODEL_CARD.md of --out from its model.json (nothing retrained)."
+    ),
 ) -> None:
-    """Retrain the embedded default model on exercise_correction, evaluate it, write its model card."""
+    """Retrain the embedded default model on exercise_correction + UI-PRMD, evaluate it, write its model card."""
     from rich.console import Console
 
     from crosstrainer.commands import use_threads
     from crosstrainer.training.config import TrainConfig
-    from crosstrainer.training.default_model import train_default
+    from crosstrainer.training.default_model import rewrite_card, train_default
 
+    if card_only:
+        Console(stderr=True).print(f"[green]wrote[/] {rewrite_card(out, transfer_run)}")
+        return
+    if data is None:
+        from crosstrainer.errors import UsageError
+
+        raise UsageError("train default needs --data (e.g. --data ../shared/data)")
     cfg = TrainConfig.load(config, set_)
     use_threads(cfg.num_threads)
     console = Console(stderr=True)
     command = "crosstrainer " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     with _progress() as progress:
-        result = train_default(data, out, cfg, work_dir, command=command, progress=progress, log=console.print)
+        result = train_default(
+            data, out, cfg, work_dir, command=command, progress=progress, log=console.print, transfer_run=transfer_run
+        )
     h = result["metrics"]["heldout"]["verdict"]
     console.print(
         f"[green]saved[/] {out}  held-out probe accuracy {h['accuracy']:.3f} "

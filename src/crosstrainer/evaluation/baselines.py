@@ -68,9 +68,12 @@ class RawFeatures:
 
         self.provider = FeatureProvider(encoder, augment=False)
         self._cache: dict[str, np.ndarray] = {}
+        self._per_second: dict[str, np.ndarray] = {}  # every split of a run tests the same clips again
 
     def per_second(self, sample: Sample) -> np.ndarray:
-        return np.nan_to_num(np.asarray(self.provider.clip(sample), np.float64))
+        if sample.id not in self._per_second:
+            self._per_second[sample.id] = np.nan_to_num(np.asarray(self.provider.clip(sample), np.float64))
+        return self._per_second[sample.id]
 
     def __call__(self, sample: Sample) -> np.ndarray:
         if sample.id not in self._cache:

@@ -12,6 +12,7 @@ A protocol is data (YAML or :class:`ProtocolConfig`); :func:`make_splits` turns 
     test_fraction: 0.25          # intra: clips held out per (sport, label); zero/few-shot: in-domain test clips
     seeds: [0]
     eval_only_sources: [gym_exercise_correction_vn]   # never in any training set (no license to train on)
+    subject_folds: 0             # zero/few-shot: >= 2 also keeps the test clips' people out of training
 
 - ``intra``: one split per seed; every sport trains; a stratified ``test_fraction`` of each (sport, label) tests.
 - ``zero-shot``: for every held-out set H (every combination of ``k`` sports, or the named ``holdout`` sets), the
@@ -19,6 +20,11 @@ A protocol is data (YAML or :class:`ProtocolConfig`); :func:`make_splits` turns 
   share of the training sports, so each model also has in-domain cells in the transfer matrix.
 - ``few-shot``: as zero-shot, plus ``shots`` labelled clips of each held-out sport (balanced over its labels)
   moved into training; they are not tested.
+
+``subject_folds: F`` (F >= 2) makes a cross-sport protocol subject-disjoint as well: the people are dealt into F folds
+(seeded), and each held-out set gets F splits; split f tests only fold f's people and trains only on the others, so
+no test person is ever seen in training, on any movement. A clip without a ``participant`` id counts as its own
+person (a different person from every other clip: the best that can be done without ids, and said in reports).
 
 Clips of ``eval_only_sources`` are always test clips, never training clips. A sport that exists only there
 (push-up in ``gym_exercise_correction_vn``) can be held out but never trained on: its few-shot split is skipped.
@@ -57,6 +63,8 @@ class ProtocolConfig:
     """One split (and one trained model) per seed."""
     eval_only_sources: list[str] = field(default_factory=lambda: ["gym_exercise_correction_vn"])
     """Sample sources never used for training (evaluation only)."""
+    subject_folds: int = 0
+    """Zero/few-shot: 0 = clips split by sport only; F >= 2 = also subject-disjoint, F splits per held-out set."""
 
     def __post_init__(self) -> None:
         self.protocol = self.protocol.strip().lower().replace("_", "-")
@@ -70,6 +78,11 @@ class ProtocolConfig:
             raise UsageError(f"shots must be >= 0, got {self.shots}")
         if not self.seeds:
             raise UsageError("seeds must name at least one seed")
+        self.subject_folds = int(self.subject_folds)
+        if self.subject_folds == 1 or self.subject_folds < 0:
+            raise UsageError(f"subject_folds must be 0 (off) or >= 2, got {self.subject_folds}")
+        if self.subject_folds and self.protocol == "intra":
+            raise UsageError("subject_folds applies to the cross-sport protocols (zero-shot, few-shot), not intra")
         self.seeds = [int(s) for s in self.seeds]
         self.k = [int(x) for x in ([self.k] if isinstance(self.k, int) else self.k)]
         if self.sports is not None:
@@ -106,13 +119,16 @@ class Split:
     train_ids: list[str]
     test_ids: list[str]
     shot_ids: list[str] = field(default_factory=list)
+    subject_fold: str = ""
+    """``"1of2"`` in a subject-disjoint protocol (its test people never train), else empty."""
 
     @property
     def folder_name(self) -> str:
         """``zero-shot__holdout-bicep_curl__seed0``: a safe folder name for the split's outputs."""
         held = "+".join(self.heldout) or "none"
         slug = "".join(c if c.isalnum() or c in "+-" else "_" for c in held)
-        return f"{self.protocol}__holdout-{slug}__seed{self.seed}"
+        fold = f"__subjects{self.subject_fold}" if self.subject_fold else ""
+        return f"{self.protocol}__holdout-{slug}__seed{self.seed}{fold}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -195,31 +211,87 @@ def make_splits(samples: list[Sample], cfg: ProtocolConfig, log: Any = print) ->
             continue
         if len(all_sports) < 2:
             raise UsageError(f"cross-sport protocols need at least 2 sports, the data has {all_sports}")
+        folds = subject_folds(pool, cfg.subject_folds, seed) if cfg.subject_folds else [None]
         for held in heldout_sets(all_sports, cfg):
-            rest = [s for s in trainable if s.sport not in held]
-            if not rest:
-                log(f"note: skipping held-out {held}: no trainable clips of any other sport")
-                continue
-            train, in_domain = _stratified(rest, cfg.test_fraction, seed)
-            unseen = [s for s in trainable if s.sport in held]
-            shots: list[Sample] = []
-            if cfg.protocol == "few-shot":
-                no_clips = [h for h in held if not any(s.sport == h for s in unseen)]
-                if no_clips:
-                    log(f"note: skipping few-shot held-out {held}: no trainable clips of {no_clips} to draw shots from")
+            for f, test_people in enumerate(folds):
+                rest = [s for s in trainable if s.sport not in held and not _in(s, test_people, False)]
+                if not rest:
+                    log(f"note: skipping held-out {held}: no trainable clips of any other sport")
                     continue
-                for h in held:
-                    shots += _shots([s for s in unseen if s.sport == h], cfg.shots, seed)
-                shot_ids = {s.id for s in shots}
-                unseen = [s for s in unseen if s.id not in shot_ids]
-            splits.append(_make(cfg.protocol, seed, held, train + shots, unseen + in_domain + eval_only, shots))
+                if test_people is None:
+                    train, in_domain = _stratified(rest, cfg.test_fraction, seed)
+                else:  # in-domain test clips come from the fold's own people, who never train
+                    own = [s for s in trainable if s.sport not in held and _in(s, test_people, False)]
+                    train, in_domain = rest, _stratified(own, cfg.test_fraction, seed)[1]
+                unseen = [s for s in trainable if s.sport in held]
+                shots: list[Sample] = []
+                if cfg.protocol == "few-shot":
+                    no_clips = [h for h in held if not any(s.sport == h for s in unseen)]
+                    if no_clips:
+                        log(f"note: skipping few-shot held-out {held}: no trainable clips of {no_clips} for shots")
+                        continue
+                    for h in held:
+                        shots += _shots(
+                            [s for s in unseen if s.sport == h and not _in(s, test_people, False)], cfg.shots, seed
+                        )
+                    shot_ids = {s.id for s in shots}
+                    unseen = [s for s in unseen if s.id not in shot_ids]
+                unseen = [s for s in unseen if _in(s, test_people, True)]
+                fold = f"{f + 1}of{len(folds)}" if test_people is not None else ""
+                test = unseen + in_domain + [s for s in eval_only if _in(s, test_people, True)]
+                splits.append(_make(cfg.protocol, seed, held, train + shots, test, shots, fold))
     return splits
 
 
+def _in(sample: Sample, people: set[str] | None, otherwise: bool) -> bool:
+    """Whether ``sample``'s person is one of ``people`` (``otherwise`` when the split is not subject-disjoint)."""
+    return otherwise if people is None else person(sample) in people
+
+
+def person(sample: Sample) -> str:
+    """Who is in the clip: ``source/participant``, or the clip's own id when the source names nobody."""
+    return f"{sample.source}/{sample.participant}" if sample.participant else f"clip:{sample.id}"
+
+
+def subject_folds(samples: list[Sample], n_folds: int, seed: int) -> list[set[str]]:
+    """The people of ``samples`` (see :func:`person`) dealt into ``n_folds`` seeded folds, source by source, so each
+    fold gets its share of every source's people (5 + 5 of UI-PRMD's 10 subjects, not 1 + 9).
+
+    >>> from crosstrainer.data.sample import Sample
+    >>> s = [Sample(id=f"c{i}", source="d", participant=f"p{i % 4}") for i in range(8)]
+    >>> s += [Sample(id=f"x{i}", source="e") for i in range(3)]
+    >>> [sorted(p for p in f if p.startswith("d/")) != [] for f in subject_folds(s, 2, seed=0)]
+    [True, True]
+    >>> [len(f) for f in subject_folds(s, 2, seed=0)]
+    [4, 3]
+    """
+    by_source: dict[str, set[str]] = {}
+    for s in samples:
+        by_source.setdefault(s.source if s.participant else f"clip:{s.source}", set()).add(person(s))
+    n_people = sum(len(v) for v in by_source.values())
+    if n_people < n_folds:
+        raise UsageError(f"subject_folds={n_folds} needs at least {n_folds} people, the data has {n_people}")
+    rng = np.random.default_rng(seed)
+    folds: list[set[str]] = [set() for _ in range(n_folds)]
+    offset = 0
+    for key in sorted(by_source):
+        people = sorted(by_source[key])
+        for j, i in enumerate(rng.permutation(len(people))):
+            folds[(offset + j) % n_folds].add(people[i])
+        offset += len(people)
+    return folds
+
+
 def _make(
-    protocol: str, seed: int, held: list[str], train: list[Sample], test: list[Sample], shots: list[Sample]
+    protocol: str,
+    seed: int,
+    held: list[str],
+    train: list[Sample],
+    test: list[Sample],
+    shots: list[Sample],
+    fold: str = "",
 ) -> Split:
-    name = f"{protocol}/holdout={'+'.join(held) or 'none'}/seed={seed}"
+    name = f"{protocol}/holdout={'+'.join(held) or 'none'}/seed={seed}" + (f"/subjects={fold}" if fold else "")
     return Split(
         id=name,
         protocol=protocol,
@@ -229,6 +301,7 @@ def _make(
         train_ids=[s.id for s in train],
         test_ids=[s.id for s in test],
         shot_ids=[s.id for s in shots],
+        subject_fold=fold,
     )
 
 

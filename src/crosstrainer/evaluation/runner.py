@@ -316,11 +316,21 @@ def _summary(
             f"Protocol {protocol.protocol}: {len(splits)} split(s), seeds {protocol.seeds}; clips of "
             f"{', '.join(protocol.eval_only_sources) or 'no source'} are never trained on."
         )
+        if protocol.subject_folds:
+            parts.append(
+                f"Subject-disjoint: people dealt into {protocol.subject_folds} folds; each split tests one fold's "
+                "people and trains only on the others (clips without a participant id count as their own person); "
+                "the folds of a held-out set are pooled in the tables, so every clip is tested once."
+            )
         if opts.heads_only:
+            from crosstrainer.features.provider import HEAD_VIEWS
+
             parts.append(
                 "Model: only CrossTrainer's proficiency head (calibrated logistic regression on the kinematic "
-                "features grouped by skill-attribute; 3-D clips seen from 3 virtual cameras) fitted per split on its "
-                "training clips; no language model (--heads-only): no attributes or feedback were scored."
+                f"features grouped by skill-attribute; 3-D clips seen from the virtual camera(s) "
+                f"{', '.join(HEAD_VIEWS)})"
+                " fitted per split on its training clips; no language model (--heads-only): no attributes or feedback "
+                "were scored."
             )
         elif opts.model_dir:
             parts.append(

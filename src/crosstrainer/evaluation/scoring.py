@@ -40,7 +40,40 @@ def split_label(split: Split, n_seeds: int) -> str:
         label = f"held out {' + '.join(split.heldout)}"
         if split.protocol == "few-shot":
             label += f" ({len(split.shot_ids)} shots)"
+    if split.subject_fold:
+        label += f" (subjects {split.subject_fold})"
     return f"{label} (seed {split.seed})" if n_seeds > 1 else label
+
+
+def pool_subject_folds(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per (held-out set, seed): the subject folds of a subject-disjoint protocol merged.
+
+    Folds partition the people, so every test clip is predicted by exactly one fold's model and the merged record
+    tests each clip once; its training ids are the union of the folds' (used only for the majority baseline).
+    """
+    pooled: dict[tuple, dict[str, Any]] = {}
+    out: list[dict[str, Any]] = []
+    for rec in records:
+        split = rec["split"]
+        if not split.get("subject_fold"):
+            out.append(rec)
+            continue
+        key = (split["protocol"], split["seed"], tuple(split["heldout"]))
+        if key not in pooled:
+            merged = {**rec, "split": {**split, "subject_fold": "", "id": split["id"].rsplit("/subjects=", 1)[0]}}
+            merged["systems"] = {name: dict(preds) for name, preds in rec["systems"].items()}
+            pooled[key] = merged
+            out.append(merged)
+            continue
+        merged = pooled[key]
+        ms = merged["split"]
+        ms["test_ids"] = ms["test_ids"] + split["test_ids"]
+        ms["train_ids"] = list(dict.fromkeys(ms["train_ids"] + split["train_ids"]))
+        ms["shot_ids"] = ms["shot_ids"] + split["shot_ids"]
+        ms["train_sports"] = sorted(set(ms["train_sports"]) | set(split["train_sports"]))
+        for name, preds in rec["systems"].items():
+            merged["systems"].setdefault(name, {}).update(preds)
+    return out
 
 
 def score(
@@ -53,6 +86,7 @@ def score(
     from crosstrainer.evaluation.report import with_baselines
 
     boot = {"n_boot": opts.n_boot, "seed": 0}
+    records = pool_subject_folds(records)
     trainable_sports = {s.sport for s in by_id.values() if s.source not in cfg.eval_only_sources and s.sport}
     n_seeds = len({r["split"]["seed"] for r in records})
     acc_unseen, acc_seen, f1_rows, auroc_rows, attr_rows = {}, {}, {}, {}, {}

