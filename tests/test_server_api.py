@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from crosstrainer.errors import NoPersonError
 from crosstrainer.server.app import create_app
-from report_fixtures import fake_result
+from report_fixtures import fake_pose, fake_result
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "examples" / "sample_bicep_curl.mp4"
@@ -127,27 +127,138 @@ def test_unreadable_mp4_is_422(tmp_path, content):
         r = _post(client, content, name="broken.mp4")
         assert r.status_code == 422, r.text
         body = r.json()
-        assert body["code"] == "invalid_video" and body["detail"].startswith("broken.mp4: ")
+        assert body["code"] == "invalid_video" and body["detail"].startswith("broken.mp4 ")
+        assert body["detail"].count("broken.mp4") == 1, body["detail"]  # one clean line: the name said once
+        assert "[Errno" not in body["detail"] and "\n" not in body["detail"]
         assert str(tmp_path) not in body["detail"]  # the private path never leaks
     assert _leftovers(tmp_path) == []
+
+
+def _pose_npy(missing: bool = False) -> bytes:
+    pose = fake_pose()
+    conf = np.zeros_like(pose.conf) if missing else pose.conf
+    buf = io.BytesIO()
+    np.save(buf, np.concatenate([pose.xy, conf[..., None]], axis=2).astype(np.float32))
+    return buf.getvalue()
 
 
 def test_keypoint_uploads_are_checked_by_content(tmp_path):
     fake = FakeAssessor()
     with _client(tmp_path, fake) as client:
-        buf = io.BytesIO()
-        np.save(buf, np.zeros((30, 17, 3), np.float32))
-        r = _post(client, buf.getvalue(), name="pose.bin")  # the name says nothing; the magic says .npy
+        good = _pose_npy()
+        r = _post(client, good, name="pose.bin")  # the name says nothing; the magic says .npy
         assert r.status_code == 202, r.text
         assert r.json()["kind"] == "keypoints"
         assert _wait(client, r.json()["id"])["status"] == "done"
         assert fake.calls[0]["kind"] == "keypoints" and fake.calls[0]["path"].endswith(".npy")
         bad = _post(client, b'{"frames": [1, 2,', name="pose.json")
         assert bad.status_code == 422 and bad.json()["code"] == "invalid_keypoints"
-        short = _post(client, buf.getvalue()[:200], name="pose.npy")
+        assert bad.json()["detail"].startswith("pose.json: ") and bad.json()["detail"].count("pose.json") == 1
+        short = _post(client, good[:200], name="pose.npy")
         assert short.status_code == 422
+        # parsed with the job's own reader before queuing: keypoints that are all missing never reach a worker
+        empty = _post(client, _pose_npy(missing=True), name="nobody.npy")
+        assert empty.status_code == 422 and empty.json()["code"] == "invalid_keypoints", empty.text
+        assert empty.json()["detail"].count("nobody.npy") == 1
         wrong = _post(client, SAMPLE.read_bytes(), name="x.mp4", kind="keypoints")
         assert wrong.status_code == 415
+        assert len(fake.calls) == 1
+    assert _leftovers(tmp_path) == []
+
+
+def test_deeply_nested_json_is_a_422_not_a_crash(tmp_path):
+    """Issue 12: 100,000 nested brackets made the JSON parser raise RecursionError, answered as a plain-text 500."""
+    with _client(tmp_path) as client:
+        r = _post(client, b"[" * 100_000 + b"]" * 100_000, name="deep.json")
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"].startswith("application/json")
+        assert r.json()["code"] == "invalid_keypoints" and r.json()["detail"].startswith("deep.json")
+        assert client.get("/v1/health").json()["status"] == "ok"
+    assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("exc", [RecursionError("maximum recursion depth exceeded"), MemoryError(), KeyError("x")])
+def test_any_unexpected_error_is_the_documented_json_500(tmp_path, monkeypatch, exc):
+    """Whatever an upload check raises, the answer is ``{"detail", "code"}`` (no traceback, no path), not text."""
+    import crosstrainer.server.app as app_module
+
+    def boom(path, ftype):
+        raise exc
+
+    monkeypatch.setattr(app_module, "_check_content", boom)
+    with _client(tmp_path) as client:  # TestClient re-raises server exceptions: this fails if one escapes
+        r = _post(client, _pose_npy(), name="pose.npy")
+        assert r.status_code == 500
+        assert r.headers["content-type"].startswith("application/json")
+        assert r.json() == {
+            "detail": f"internal error ({type(exc).__name__}); the server is still running",
+            "code": "internal_error",
+        }
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert client.get("/v1/health").status_code == 200
+    assert _leftovers(tmp_path) == []  # the upload is deleted even so
+
+
+def test_keep_alive_connection_survives_a_500(tmp_path, monkeypatch):
+    """Through a real uvicorn server: after an internal error the same TCP connection serves the next request."""
+    import socket
+
+    import httpx
+    import uvicorn
+
+    import crosstrainer.server.app as app_module
+
+    def boom(path, ftype):
+        raise RecursionError("maximum recursion depth exceeded while decoding a JSON array")
+
+    monkeypatch.setattr(app_module, "_check_content", boom)
+    app = create_app(assessor_factory=FakeAssessor, workdir=tmp_path)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="critical", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.time() + 20
+        while not server.started and time.time() < deadline:
+            time.sleep(0.05)
+        assert server.started
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as c:
+            first = c.get("/v1/health")
+            local = first.extensions["network_stream"].get_extra_info("client_addr")
+            r = c.post("/v1/assessments", files={"file": ("deep.json", b"[" * 1000 + b"]" * 1000)})
+            assert r.status_code == 500 and r.json()["code"] == "internal_error"
+            assert r.headers.get("connection", "").lower() != "close"
+            again = c.get("/v1/health")  # raises ReadError/RemoteProtocolError when the connection was reset
+            assert again.status_code == 200
+            assert again.extensions["network_stream"].get_extra_info("client_addr") == local  # same connection
+            for url, status, code in (
+                ("/nope", 404, "not_found"),
+                ("/v1/assessments/x/report?download=maybe", 422, "invalid_request"),
+            ):
+                r = c.get(url)
+                assert (r.status_code, r.json()["code"]) == (status, code) and r.json()["detail"]
+            r = c.delete("/v1/health")
+            assert (r.status_code, r.json()["code"]) == (405, "method_not_allowed")
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
+def test_a_worker_survives_jobs_that_blow_up(tmp_path):
+    """RecursionError / MemoryError inside a job fail that job with a reason; the next job still runs."""
+    with _client(tmp_path, FakeAssessor(error=RecursionError("maximum recursion depth exceeded"))) as client:
+        body = _wait(client, _post(client, _pose_npy(), name="a.npy").json()["id"])
+        assert body["status"] == "failed" and body["error"]["code"] == "InternalError"
+        assert "RecursionError" in body["error"]["message"]
+        client.app.state.jobs._assessor = FakeAssessor(error=MemoryError())  # the loaded assessor, swapped
+        body = _wait(client, _post(client, _pose_npy(), name="b.npy").json()["id"])
+        assert body["status"] == "failed" and "MemoryError" in body["error"]["message"]
+        client.app.state.jobs._assessor = FakeAssessor()
+        assert _wait(client, _post(client, _pose_npy(), name="c.npy").json()["id"])["status"] == "done"
+    assert _leftovers(tmp_path) == []
 
 
 def test_failed_job_reports_the_error_in_one_line(tmp_path):
@@ -261,3 +372,34 @@ def test_real_assessor_on_a_clip_without_a_person(real_client, tmp_path):
     assert body["error"]["code"] == "NoPersonError" and body["error"]["exit_code"] == 5
     assert body["error"]["message"].startswith("wall.mp4") or "wall.mp4" in body["error"]["message"]
     assert "\n" not in body["error"]["message"]
+
+
+@pytest.mark.parametrize("slots", [1, 3])
+def test_upload_checks_run_at_most_check_concurrency_at_once(tmp_path, monkeypatch, slots):
+    """The content checks (which may parse a large keypoint file) are bounded, so their memory is."""
+    import crosstrainer.server.app as app_module
+
+    now, peak, lock = [0], [0], threading.Lock()
+
+    def slow_check(path, ftype):
+        with lock:
+            now[0] += 1
+            peak[0] = max(peak[0], now[0])
+        time.sleep(0.3)
+        with lock:
+            now[0] -= 1
+        return "not keypoints"
+
+    monkeypatch.setattr(app_module, "_check_content", slow_check)
+    with _client(tmp_path, check_concurrency=slots) as client:
+        answers: list[int] = []
+        threads = [
+            threading.Thread(target=lambda: answers.append(_post(client, _pose_npy(), name="p.npy").status_code))
+            for _ in range(4)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert answers == [422] * 4
+    assert peak[0] == slots

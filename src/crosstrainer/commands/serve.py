@@ -2,10 +2,16 @@
 
 crosstrainer serve                       # http://127.0.0.1:8000, the shipped model
 crosstrainer serve --port 8080 --model runs/my_model --max-jobs 1 --max-upload-mb 200
+crosstrainer serve --state-dir /srv/crosstrainer     # where jobs, reports and uploads are kept across restarts
+
+The state folder defaults to ``$CROSSTRAINER_CACHE/server/port-<port>`` (``~/.cache/crosstrainer/...``): a restart on
+the same port finds its jobs again, and reports those it interrupted as failed. ``--workdir DIR`` keeps nothing: a
+temporary state folder inside DIR, removed at shutdown.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -24,8 +30,16 @@ def register(app: typer.Typer) -> None:
         max_jobs: int = typer.Option(1, "--max-jobs", help="Assessments that run at the same time."),
         queue_size: int = typer.Option(8, "--queue-size", help="Uploads that may wait; more get HTTP 429."),
         max_upload_mb: float = typer.Option(200, "--max-upload-mb", help="Largest accepted upload, in MB (else 413)."),
+        state_dir: Path | None = typer.Option(
+            None,
+            "--state-dir",
+            help="Where jobs, reports and uploads are kept across restarts (default: "
+            "$CROSSTRAINER_CACHE/server/port-PORT, i.e. ~/.cache/crosstrainer/server/port-PORT).",
+        ),
         workdir: Path | None = typer.Option(
-            None, "--workdir", help="Where the private upload folder is made (default: the system temp folder)."
+            None,
+            "--workdir",
+            help="Keep nothing across restarts: a temporary state folder inside this folder, removed at shutdown.",
         ),
         preload: bool = typer.Option(
             True, "--preload/--lazy", help="Load the model at startup (in the background) or on the first upload."
@@ -40,21 +54,34 @@ def register(app: typer.Typer) -> None:
             from crosstrainer.errors import InputNotFoundError
 
             raise InputNotFoundError(f"model folder not found: {model}")
+        if workdir is not None and state_dir is not None:
+            raise UsageError("give --state-dir (kept across restarts) or --workdir (temporary), not both")
         if workdir is not None:
             workdir.mkdir(parents=True, exist_ok=True)
+        elif state_dir is None:
+            cache = Path(os.environ.get("CROSSTRAINER_CACHE") or Path.home() / ".cache" / "crosstrainer")
+            state_dir = cache / "server" / f"port-{port}"
 
         import uvicorn
 
         from crosstrainer.server.app import create_app
 
-        web = create_app(
-            max_upload_mb=max_upload_mb,
-            max_jobs=max_jobs,
-            queue_size=queue_size,
-            workdir=workdir,
-            model_dir=str(model) if model is not None else None,
-            preload=preload,
-        )
+        try:
+            web = create_app(
+                max_upload_mb=max_upload_mb,
+                max_jobs=max_jobs,
+                queue_size=queue_size,
+                workdir=workdir,
+                state_dir=state_dir,
+                model_dir=str(model) if model is not None else None,
+                preload=preload,
+            )
+        except OSError as exc:
+            folder = state_dir if state_dir is not None else workdir
+            raise UsageError(f"cannot use {folder} as the server's folder ({exc.strerror or exc})") from None
         shown = f"[{host}]" if ":" in host else host
         typer.echo(f"CrossTrainer web app on http://{shown}:{port}/  (Ctrl+C to stop)", err=True)
+        recovered = len(web.state.jobs.recovered)
+        if recovered:
+            typer.echo(f"{recovered} job(s) were unfinished when the server last stopped: reported failed", err=True)
         uvicorn.run(web, host=host, port=port, log_level="warning", access_log=False)

@@ -9,17 +9,20 @@ Routes (the JSON API is described by ``/openapi.json``)::
     GET  /v1/health                       model state and queue occupancy
 
 Errors are JSON ``{"detail": "<one line>", "code": "<machine code>"}``: 413 too big, 415 not an allowed type
-(checked by content), 422 unreadable video / keypoints, 429 queue full, 404 unknown id.
-Uploads go to a private temporary folder (mode 0700) under random names, never under a served folder, and are
-deleted when their job ends and on shutdown.
+(checked by content), 422 unreadable video / keypoints, 429 queue full, 404 unknown id or path, and 500
+``internal_error`` for anything unexpected (a parser's ``RecursionError`` or ``MemoryError`` included): the answer is
+still JSON, the keep-alive connection stays open and the server keeps serving.
+Uploads go to a private folder (mode 0700) under random names, never under a served folder, and are deleted when
+their job ends; jobs and reports are kept in the state folder (see ``crosstrainer.server.jobs``), so a restart
+reports the jobs it interrupted instead of losing them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
-import shutil
-import tempfile
+import os
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
@@ -27,17 +30,22 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+import anyio
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crosstrainer import __version__
 from crosstrainer.errors import CrossTrainerError
 from crosstrainer.schema import Assessment
 from crosstrainer.server import uploads
-from crosstrainer.server.jobs import Job, JobManager, JobStatus, QueueFullError
+from crosstrainer.server.jobs import Job, JobManager, JobStatus, QueueFullError, clean_message
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +98,64 @@ class Health(BaseModel):
     max_jobs: int
     queue_size: int
     max_upload_mb: float
+
+
+HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_type",
+    422: "invalid_request",
+    429: "queue_full",
+    500: "internal_error",
+}
+
+
+def _error(status: int, detail: str, code: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    """The one error shape: ``{"detail": "<one line>", "code": "<machine code>"}``."""
+    detail = " ".join(str(detail).split()) or "error"
+    return JSONResponse({"detail": detail, "code": code or HTTP_CODES.get(status, "error")}, status, headers=headers)
+
+
+class _Guard:
+    """Outermost app middleware: security headers on every answer, and the last net for unexpected exceptions.
+
+    Starlette's own last net answers a plain-text 500 and re-raises, and uvicorn then closes the connection. Here any
+    ``Exception`` (``RecursionError`` and ``MemoryError`` included) becomes the documented JSON 500 and is not
+    re-raised, so the connection stays open and the server keeps serving. An exception after the answer has
+    started can only be logged (the client sees a cut-short answer).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "no-referrer")
+                if headers.get("content-type", "").startswith("text/html"):
+                    headers.setdefault("Content-Security-Policy", PAGE_CSP)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception as exc:
+            with contextlib.suppress(Exception):  # a MemoryError may leave too little to log with
+                log.error("internal error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc)
+            if not started:
+                detail = f"internal error ({type(exc).__name__}); the server is still running"
+                await _error(500, detail)(scope, receive, send_with_headers)
 
 
 class HttpError(Exception):
@@ -158,14 +224,33 @@ def create_app(
     *,
     model_dir: str | None = None,
     preload: bool = False,
+    state_dir: str | Path | None = None,
+    keep_finished: int = 100,
+    shutdown_timeout: float = 5.0,
+    check_concurrency: int | None = None,
 ) -> FastAPI:
     """Build the app. ``assessor_factory()`` returns an object with ``assess(path, *, kind, progress, ...)``;
     by default it is ``crosstrainer.api.Assessor.load(model_dir)``, called once (first job, or at startup when
-    ``preload``). Uploads are kept in a fresh private folder inside ``workdir`` (default: the system temp dir).
+    ``preload``).
+
+    ``state_dir`` keeps the jobs, their reports and the uploads across restarts (jobs a previous server left
+    unfinished are reported failed; see ``crosstrainer.server.jobs``); raises ``StateFolderBusy`` (a usage error) when
+    another server holds it. Without it, the store is a fresh private folder inside ``workdir`` (default: the system
+    temp dir), removed at shutdown. ``check_concurrency`` bounds the upload checks (video probe, keypoint parse) that
+    run at once, and so their memory (default: 2, or 1 on a one-core machine).
     """
     max_bytes = int(max_upload_mb * 1024 * 1024)
-    upload_dir = Path(tempfile.mkdtemp(prefix="crosstrainer-uploads-", dir=workdir))
-    manager = JobManager(assessor_factory or _default_factory(model_dir), max_jobs=max_jobs, queue_size=queue_size)
+    manager = JobManager(
+        assessor_factory or _default_factory(model_dir),
+        max_jobs=max_jobs,
+        queue_size=queue_size,
+        keep_finished=keep_finished,
+        state_dir=state_dir,
+        workdir=workdir,
+    )
+    upload_dir = manager.upload_dir
+    check_slots = check_concurrency or max(1, min(2, os.cpu_count() or 1))
+    limiters: dict[str, anyio.CapacityLimiter] = {}  # made in the server's event loop, on first use
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -174,8 +259,7 @@ def create_app(
         try:
             yield
         finally:
-            await run_in_threadpool(manager.shutdown)
-            shutil.rmtree(upload_dir, ignore_errors=True)
+            await run_in_threadpool(manager.shutdown, shutdown_timeout)
 
     app = FastAPI(
         title="CrossTrainer",
@@ -187,20 +271,29 @@ def create_app(
     )
     app.state.jobs = manager
     app.state.upload_dir = upload_dir
+    app.state.state_dir = manager.root
     app.state.max_bytes = max_bytes
 
     @app.exception_handler(HttpError)
     async def _http_error(request: Request, exc: HttpError) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail, "code": exc.code}, status_code=exc.status, headers=exc.headers)
+        return _error(exc.status, exc.detail, exc.code, exc.headers)
 
-    @app.middleware("http")
-    async def _headers(request: Request, call_next):
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        if response.headers.get("content-type", "").startswith("text/html"):
-            response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
-        return response
+    @app.exception_handler(StarletteHTTPException)
+    async def _starlette_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else "error"
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no such page: {request.url.path[:100]}"
+        return _error(exc.status_code, detail, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            f"{'.'.join(str(x) for x in e.get('loc', ())[1:]) or 'request'}: {e.get('msg', 'invalid')}"
+            for e in exc.errors()[:3]
+        ]
+        return _error(422, "; ".join(problems) or "invalid request", "invalid_request")
+
+    app.add_middleware(_Guard)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
@@ -292,10 +385,13 @@ def create_app(
             raise HttpError(415, "unsupported_type", f"{name} is a {ftype.name}, not {wanted}")
         path = upload.path.rename(upload.path.with_suffix(ftype.suffix))
         upload.path = path
-        problem = await run_in_threadpool(_check_content, path, ftype)
+        if "checks" not in limiters:
+            limiters["checks"] = anyio.CapacityLimiter(check_slots)
+        checks = limiters["checks"]
+        problem = await anyio.to_thread.run_sync(_check_content, path, ftype, limiter=checks)
         if problem:
             code = "invalid_video" if ftype.kind == "video" else "invalid_keypoints"
-            raise HttpError(422, code, uploads.scrub(f"{name}: {problem}", path, name))
+            raise HttpError(422, code, clean_message(problem, path, name))
         options: dict[str, Any] = {}
         sport = upload.fields.get("sport", "").strip()
         if sport:
@@ -330,14 +426,18 @@ def create_app(
         if job.status is JobStatus.failed:
             body = f'<p class="msg">{html.escape(job.filename)}: {html.escape(job.error or "failed")}</p>'
             return _page("The assessment failed", body, status=422)
-        if job.status is not JobStatus.done or job.report_html is None:
+        if job.status is not JobStatus.done:
             body = f"<p>{html.escape(job.filename)}: {html.escape(job.stage)} ({100 * job.progress:.0f}%)</p>"
             return _page("Still working…", body, status=409, refresh_s=2)
+        report = await run_in_threadpool(manager.report_html, job)
+        if report is None:
+            body = f'<p class="msg">{html.escape(job.filename)}: the report of this job is no longer available</p>'
+            return _page("No report", body, status=404)
         headers = {"Content-Security-Policy": REPORT_CSP}
         if download:
             stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(job.filename).stem)
             headers["Content-Disposition"] = f'attachment; filename="{stem or "report"}_report.html"'
-        return HTMLResponse(job.report_html, headers=headers)
+        return HTMLResponse(report, headers=headers)
 
     def _find(job_id: str) -> Job:
         job = manager.get(job_id)
@@ -349,17 +449,29 @@ def create_app(
 
 
 def _check_content(path: Path, ftype: uploads.FileType) -> str | None:
-    """A quick readability check before queuing: probe the video header and first frame, or parse the keypoints."""
-    if ftype is uploads.JSON:
-        return uploads.check_json(path)
-    if ftype is uploads.NPY:
-        return uploads.check_npy(path)
-    from crosstrainer.video.decode import probe_video
-
+    """A readability check before queuing: probe the video header and first frame, or read the keypoints with the
+    same reader (and bounds) as the job. ``None`` when fine, else a one-line reason. A parser that blows its stack
+    or memory on a hostile file (deep nesting, a huge declared shape) makes the file invalid, not the server broken.
+    """
     try:
+        if ftype.kind == "keypoints":
+            from crosstrainer.keypoints.io import load_keypoints
+
+            problem = uploads.check_npy(path) if ftype is uploads.NPY else None
+            if problem:
+                return problem
+            load_keypoints(path)
+            return None
+        from crosstrainer.video.decode import probe_video
+
         info = probe_video(path)
+        if info.duration_s <= 0:
+            return "the video has no duration"
+        return None
     except CrossTrainerError as exc:
-        return str(exc).strip().splitlines()[0]
-    if info.duration_s <= 0:
-        return "the video has no duration"
-    return None
+        text = str(exc).strip()
+        return text.splitlines()[0] if text else type(exc).__name__
+    except RecursionError:
+        return "nested too deeply to be a keypoint file" if ftype.kind == "keypoints" else "too deeply nested"
+    except MemoryError:
+        return "too large to read (it would not fit in memory)"
