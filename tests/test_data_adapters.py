@@ -20,17 +20,23 @@ T3 = "0a1b2c3d-0000-4000-8000-000000000003"
 
 
 def test_egoexo_train_merges_experts_and_labels():
-    samples = {s.id: s for s in load_egoexo(FIX / "egoexo", split="train")}
+    samples = {s.id: s for s in load_egoexo(FIX / "egoexo", split="train", feedback="commentary")}
     assert len(samples) == 2
     s = samples[f"egoexo/{T1}"]
     assert (s.sport, s.proficiency, s.split, s.participant) == ("basketball", "Intermediate Expert", "train", "184")
-    # three comments from two experts, sorted by time; the failed transcription is dropped
+    # three comments from two experts (commentary "<take_name>/<expert_uid>"), sorted by time; the failed
+    # transcription (error: true) is dropped
     assert [c.time_s for c in s.commentary] == [3.0, 8.2, 12.4]
-    assert {c.expert for c in s.commentary} == {"commentary_1", "commentary_2"}
+    assert {c.expert for c in s.commentary} == {"e7f1a2", "b93c0d"}
     assert s.commentary[2].text.startswith("He needs to bend his knees")
-    assert s.video.endswith("downscaled/448/aria01_214-1.mp4") and Path(s.video).is_absolute()
-    assert sorted(s.views) == ["exo1", "exo2", "exo3", "exo4"]
+    # video_paths name full-resolution files; neither copy exists here, so the path is kept as written
+    assert s.video.endswith(f"takes/{s.meta['take_name']}/frame_aligned_videos/aria01_214-1.mp4")
+    assert Path(s.video).is_absolute()
+    assert sorted(s.views) == ["exo1", "exo2", "exo3", "exo4", "exo5"]
     assert s.meta["take_name"] == "unc_basketball_03-31-23_02_12" and s.meta["duration_sec"] == 31.2
+    # with the default feedback="all" the demonstration's good executions and tips join the commentary
+    everything = {x.id: x for x in load_egoexo(FIX / "egoexo", split="train")}[f"egoexo/{T1}"]
+    assert len(everything.commentary) == 6
 
 
 def test_egoexo_test_split_is_redacted_but_labelled():
@@ -83,7 +89,9 @@ def test_egoexo_missing_files(tmp_path):
 
 
 def test_qevd_spans_times_and_exercises():
-    assert feedback_spans(["", "a", "a", "", "b"]) == [("a", 1, 2), ("b", 4, 4)]
+    # as Qualcomm's get_feedback_span: a run still going at the last frame is never closed, so it is no span
+    assert feedback_spans(["", "a", "a", "", "b"]) == [("a", 1, 2)]
+    assert feedback_spans(["", "a", "a", "", "b", ""]) == [("a", 1, 2), ("b", 4, 4)]
     (s,) = load_qevd(FIX / "qevd", split="train")
     assert s.id == "qevd/train/0000" and s.sport == "fitness" and s.proficiency is None
     assert s.video.endswith("long_range_videos/0000.mp4")
@@ -107,6 +115,49 @@ def test_qevd_without_timestamps_uses_fps_and_checks_lengths(tmp_path):
     (tmp_path / "feedbacks_long_range.json").write_text(json.dumps([record]))
     with pytest.raises(InvalidAnnotationError, match="6 feedback spans but 6 feedback_timestamps and 5 is_transition"):
         load_qevd(tmp_path)
+
+
+def test_qevd_feedback_to_the_last_frame_and_armcrosschest(tmp_path):
+    record = json.loads((FIX / "qevd/QEVD-FIT-COACH/feedbacks_long_range.json").read_text())[0]
+    del record["video_timestamps"]
+    # the session-end transition runs to the last frame: upstream drops that span, so the file lists one
+    # feedback_timestamps / is_transition entry fewer; the lengths agree and nothing is lost but that span
+    record["feedbacks"] = record["feedbacks"][:-1]
+    record["feedback_timestamps"] = record["feedback_timestamps"][:-1]
+    record["is_transition"] = record["is_transition"][:-1]
+    record["feedbacks"] = [f.replace("lunges", "armcrosschest left") for f in record["feedbacks"]]
+    (tmp_path / "feedbacks_long_range.json").write_text(json.dumps([record]))
+    (s,) = load_qevd(tmp_path, fps=6.0)
+    assert [c.text for c in s.commentary] == [
+        "Lower your hips a bit more.",
+        "Nice depth, keep your chest up.",
+        "Keep the front knee over the ankle.",
+    ]
+    assert s.meta["exercises"] == ["squats"]  # the last transition left ("deltoid stretch left") ends the session
+    assert s.commentary[-1].exercise == "deltoid stretch left"
+
+
+def test_llava_video_list(tmp_path):
+    """Qwen-VL / LLaVA records whose ``video`` is a list of paths (one <video> placeholder each)."""
+    a, b = load_llava(FIX / "egoexo_peers/qwen_video_list.json", video_root=tmp_path)
+    assert a.id == "llava/serve_0007" and a.video == str(tmp_path / "videos/serve_0007_front.mp4")
+    assert a.views == {"view1": str(tmp_path / "videos/serve_0007_side.mp4")}
+    assert b.video == str(tmp_path / "videos/serve_0008.mp4") and b.views == {}
+    assert [c.text for c in a.commentary] == ["Toss the ball higher and finish the swing across the body."]
+
+
+def test_skillformer_jsonl_ids_are_take_names(tmp_path):
+    """SkillFormer's JSONL has no id and every ego file is aria01_214-1.mp4: the take name comes from the path."""
+    a, b, c = load_analysis_jsonl(FIX / "egoexo_peers/skillformer_val.jsonl", video_root=tmp_path)
+    assert [s.id for s in (a, b, c)] == [
+        "jsonl/uniandes_dance_017_2",
+        "jsonl/upenn_0707_Guitar_2_5",
+        "jsonl/uniandes_bouldering_034_29",
+    ]
+    assert a.video == str(tmp_path / "takes/uniandes_dance_017_2/frame_aligned_videos/aria01_214-1.mp4")
+    assert sorted(a.views) == ["view1", "view2", "view3", "view4"] and b.views["view1"].endswith("gp01.mp4")
+    assert (a.proficiency, b.proficiency, c.proficiency) == ("Novice", "Late Expert", "Intermediate Expert")
+    assert c.commentary == []  # "analysis": "" (as prepare_annotation.py writes it) is no comment
 
 
 def test_llava_conversations():

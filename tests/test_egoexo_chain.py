@@ -40,6 +40,12 @@ def test_extract_discover_train_load(tmp_path: Path):
         == 8
     )
     assert main(["discover", spec, "--out", str(vocab), "--samples-out", str(samples), "--min-count", "1"]) == 0
+    # the training samples carry both the expert commentary and the demonstration feedback (good executions,
+    # tips for improvement), each with a window ending at its time
+    comments = [c for line in samples.read_text().splitlines() for c in json.loads(line)["commentary"]]
+    assert {c["source"] for c in comments} == {"expert_commentary", "proficiency_demonstration"}
+    tips = [c for c in comments if c.get("kind") == "tip for improvement"]
+    assert tips and all(c["window"][1] == c["time_s"] for c in tips)
     assert (
         main(
             [

@@ -142,10 +142,12 @@ def test_score_builds_tables_plots_and_baselines(tmp_path):
 
 
 def test_egoexo_submission_schema():
-    sub = egoexo_submission(["take1", "take2"], [[0.1, 0.2, 0.3, 0.4]] * 2, [[0.25] * 4] * 2)
+    sub = egoexo_submission(["take1", "take2"], [[0.1, 0.2, 0.3, 0.4]] * 2, [[[0.25] * 4] * 4] * 2)
     assert set(sub) == {"videos", "ego_model_predictions", "exo_model_predictions"}
     json.dumps(sub)
     with pytest.raises(UsageError, match="4 values"):
-        egoexo_submission(["t"], [[0.5, 0.5]], [[0.5, 0.5]])
+        egoexo_submission(["t"], [[0.5, 0.5]], [[[0.5, 0.5]] * 4])
+    with pytest.raises(UsageError, match="4 views x 4 values"):  # eval_script.py wants 4 exo views per video
+        egoexo_submission(["t"], [[0.25] * 4], [[0.25] * 4])
     with pytest.raises(UsageError, match="rows differ"):
-        egoexo_submission(["t", "u"], [[0.25] * 4], [[0.25] * 4])
+        egoexo_submission(["t", "u"], [[0.25] * 4], [[[0.25] * 4] * 4])

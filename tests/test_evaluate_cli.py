@@ -167,10 +167,11 @@ def test_export_egoexo_submission(tmp_path: Path):
     )
     sub = json.loads(sub_path.read_text())
     assert set(sub) == {"videos", "ego_model_predictions", "exo_model_predictions"}
-    assert sorted(sub["videos"]) == [f"0a1b2c3d-0000-4000-8000-00000000000{i}" for i in (1, 2, 3)]
-    for key in ("ego_model_predictions", "exo_model_predictions"):
-        rows = np.array(sub[key])
-        assert rows.shape == (3, 4) and np.allclose(rows.sum(1), 1.0) and (rows >= 0).all()
+    # eval_script.py's layout: take names, ego 4 logits, exo 4 views x 4 logits (log-probabilities here)
+    assert sorted(sub["videos"]) == ["iiith_soccer_021_6", "sfu_climbing_015_2", "unc_basketball_03-31-23_02_12"]
+    ego, exo_rows = np.array(sub["ego_model_predictions"]), np.array(sub["exo_model_predictions"])
+    assert ego.shape == (3, 4) and exo_rows.shape == (3, 4, 4)
+    assert np.allclose(np.exp(ego).sum(-1), 1.0) and np.allclose(np.exp(exo_rows).sum(-1), 1.0)
     assert "Ego-Exo4D submission: 3 takes" in (tmp_path / "run" / "report.md").read_text()
 
     # without exo features the exo rows repeat the ego rows (and the report says so)
@@ -195,5 +196,6 @@ def test_export_egoexo_submission(tmp_path: Path):
         == 0
     )
     sub2 = json.loads(sub_path.read_text())
-    assert sub2["exo_model_predictions"] == sub2["ego_model_predictions"] == sub["ego_model_predictions"]
+    assert sub2["ego_model_predictions"] == sub["ego_model_predictions"]
+    assert sub2["exo_model_predictions"] == [[row] * 4 for row in sub2["ego_model_predictions"]]
     assert "same as ego" in (tmp_path / "run2" / "report.md").read_text()

@@ -54,6 +54,14 @@ def evaluate(
     export_egoexo_submission: Path | None = typer.Option(
         None, help="Write an Ego-Exo4D proficiency submission JSON (needs --model)."
     ),
+    submission_format: str = typer.Option(
+        "eval-script",
+        help="Submission layout: eval-script (what the benchmark's eval_script.py checks: ego 4 logits, exo 4x4) "
+        "or readme (videos + predicted level names).",
+    ),
+    submission_videos: Path | None = typer.Option(
+        None, help="The benchmark's video list (JSON list of take names, e.g. demonstrator_proficiency_test_v2.json)."
+    ),
     n_boot: int = typer.Option(1000, help="Bootstrap resamples per confidence interval."),
     threads: int | None = typer.Option(None, help="torch CPU threads."),
 ) -> None:
@@ -65,9 +73,13 @@ def evaluate(
     from crosstrainer.errors import UsageError
     from crosstrainer.evaluation.protocols import ProtocolConfig
     from crosstrainer.evaluation.runner import EvalOptions, run_evaluation
+    from crosstrainer.evaluation.submission import SubmissionTarget
     from crosstrainer.progress import progress_bar
 
     use_threads(threads)
+    target = None
+    if export_egoexo_submission is not None:
+        target = SubmissionTarget(export_egoexo_submission, submission_format, submission_videos)
     console = Console(stderr=True)
     samples = []
     for spec in data:
@@ -112,7 +124,7 @@ def evaluate(
             out,
             progress=progress,
             log=console.print,
-            export=export_egoexo_submission,
+            export=target,
             exo_features=exo_features,
             data_specs=list(data),
         )

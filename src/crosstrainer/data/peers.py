@@ -11,8 +11,10 @@
 
 Every ``gpt`` answer becomes a commentary item (no time), except an answer that is only a proficiency level
 (``"Late Expert"``, ``"Proficiency: Novice"``), which becomes the sample's ``proficiency``. A record-level
-``proficiency``/``proficiency_level``/``label`` wins over that. ``video`` may also be ``video_path`` or a
-``videos`` list (first = main view).
+``proficiency``/``proficiency_level``/``label`` wins over that. ``video`` may be one path or a list of paths (as
+Qwen-VL's fine-tuning loader, QwenLM/Qwen2.5-VL ``qwen-vl-finetune/qwenvl/data/data_processor.py``, accepts: one
+``<video>`` placeholder per path): the first is the main video, the others ``view1``, ``view2``...; ``video_path``
+and a ``videos`` list work the same way.
 
 **Analysis JSONL** (``jsonl``; ProfVLM/SkillFormer-style), one object a line::
 
@@ -21,9 +23,12 @@ Every ``gpt`` answer becomes a commentary item (no time), except an answer that 
     {"video_paths": ["clips/0002_ego.mp4", "clips/0002_exo.mp4"], "analysis": "...", "proficiency_level": "Novice"}
 
 ``video_paths`` may be a list (first = main view, the rest ``view1``, ``view2``...) or a ``{view: path}`` object.
-Optional keys: ``id``, ``sport``, ``participant``, ``split``. Relative video paths resolve against ``video_root``
-(default: the annotation file's folder). Levels that match Ego-Exo4D's four are normalised; other labels are
-kept as written.
+Optional keys: ``id``, ``sport``, ``participant``, ``split``. Without ``id`` the sample is named after the take
+when the main video sits in Ego-Exo4D's ``takes/<take_name>/...`` (SkillFormer's files, EdoWhite/SkillFormer
+``annotations/*.jsonl``, are ``{"video_paths": [ego, exo1..exo4], "analysis", "proficiency_level"}`` with no id,
+and every take's ego file is ``aria01_214-1.mp4``), else after the video file. Relative video paths resolve
+against ``video_root`` (default: the annotation file's folder). Levels that match Ego-Exo4D's four are
+normalised; other labels are kept as written.
 """
 
 from __future__ import annotations
@@ -51,20 +56,38 @@ def _level(value: Any, where: str) -> str | None:
         return str(value).strip() or None
 
 
+def _paths(value: Any) -> dict[str, str]:
+    """``"a.mp4"`` -> ``{"view0": "a.mp4"}``; a list -> ``view0``, ``view1``...; an object is kept by name."""
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items() if v}
+    if isinstance(value, (list, tuple)):
+        return {f"view{i}": str(v) for i, v in enumerate(value) if v}
+    if value:
+        return {"view0": str(value)}
+    return {}
+
+
 def _record_video(rec: dict[str, Any]) -> tuple[str | None, dict[str, str]]:
-    main = rec.get("video") or rec.get("video_path")
-    views: dict[str, str] = {}
+    """The main video and the other views of a record: ``video`` / ``video_path`` (a path, or a list as
+    Qwen-VL's fine-tuning data allows: first = main) and ``video_paths`` / ``videos`` (list or object)."""
+    views = _paths(rec.get("video") if rec.get("video") is not None else rec.get("video_path"))
     many = rec.get("video_paths") if rec.get("video_paths") is not None else rec.get("videos")
-    if isinstance(many, dict):
-        views = {str(k): str(v) for k, v in many.items() if v}
-    elif isinstance(many, list):
-        views = {f"view{i}": str(v) for i, v in enumerate(many) if v}
-    elif isinstance(many, str):
-        views = {"view0": many}
-    if main is None and views:
-        first_key = next(iter(views))
-        main = views.pop(first_key)
-    return (str(main) if main else None), views
+    for key, path in _paths(many).items():
+        if path not in views.values():
+            views[key if key not in views else f"view{len(views)}"] = path
+    if not views:
+        return None, {}
+    main = views.pop(next(iter(views)))
+    return main, views
+
+
+def _take_name(video: str | None) -> str | None:
+    """``"takes/<take_name>/frame_aligned_videos/..."`` (Ego-Exo4D's layout) -> ``<take_name>``."""
+    parts = Path(video).parts if video else ()
+    for i, part in enumerate(parts[:-2]):
+        if part == "takes":
+            return parts[i + 1]
+    return None
 
 
 def load_llava(path: str | Path, video_root: str | Path | None = None, source: str = "llava") -> list[Sample]:
@@ -128,7 +151,7 @@ def load_analysis_jsonl(path: str | Path, video_root: str | Path | None = None, 
         level = rec.get("proficiency_level", rec.get("proficiency"))
         samples.append(
             Sample(
-                id=f"{source}/{rec.get('id', Path(video).stem if video else i)}",
+                id=f"{source}/{rec.get('id') or _take_name(video) or Path(video).stem}",
                 source=source,
                 sport=rec.get("sport"),
                 participant=rec.get("participant"),

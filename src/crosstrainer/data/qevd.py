@@ -17,7 +17,10 @@ with one record per workout video, field names as read by Qualcomm's own loader 
 
 ``feedbacks`` is dense, one string per video frame ("" = silent); a run of identical strings is one feedback
 span. ``feedback_timestamps`` and ``is_transition`` have one entry per span. Transitions ("First up are squats!",
-"Moving on to lunges!") name the exercise; the other spans are the coaching feedback kept as commentary.
+"Moving on to lunges!") name the exercise; the other spans are the coaching feedback kept as commentary. As in
+Qualcomm's own preparation script (``get_feedback_span`` and ``load_fit_coach_dataset`` in the FitCoach code,
+``src/fitness_datasets/fitcoach.py``), a run that lasts to the last frame is not a span (it is never closed), and
+``armcrosschest`` is renamed ``deltoid stretch`` in every feedback before the spans are cut.
 
 Timing (our choice, documented): a comment's ``time_s`` is the span's first frame, in seconds from the video's
 first frame, read from the per-frame ``*_timestamps.npy`` (unit detected from the frame spacing: ns, us, ms
@@ -45,18 +48,26 @@ _TRANSITION = re.compile(r"^(first up (are|is)|moving on to|next up (are|is)|nex
 def feedback_spans(feedbacks: list[str]) -> list[tuple[str, int, int]]:
     """``(text, first_frame, last_frame)`` for each run of one non-empty string in a dense per-frame list.
 
-    >>> feedback_spans(["", "a", "a", "", "b"])
-    [('a', 1, 2), ('b', 4, 4)]
+    As Qualcomm's ``get_feedback_span`` does, a run is closed by the next different frame: a run still going at
+    the last frame is not returned (the files' ``feedback_timestamps`` and ``is_transition`` have no entry for it).
+
+    >>> feedback_spans(["", "a", "a", "", "b", "b"])
+    [('a', 1, 2)]
     """
     spans: list[tuple[str, int, int]] = []
     start = None
-    for i, text in enumerate([*feedbacks, ""]):
+    for i, text in enumerate(feedbacks):
         if start is not None and text != feedbacks[start]:
             spans.append((feedbacks[start], start, i - 1))
             start = None
         if text and start is None:
             start = i
     return spans
+
+
+def fix_exercise_names(feedbacks: list[str]) -> list[str]:
+    """Qualcomm's loader renames ``armcrosschest`` to ``deltoid stretch`` in every feedback before anything else."""
+    return [f.replace("armcrosschest", "deltoid stretch") for f in feedbacks]
 
 
 def exercise_name(transition: str) -> str:
@@ -106,7 +117,7 @@ def _record_samples(path: Path, idx: int, rec: Any, split: str | None, fps: floa
     feedbacks = rec["feedbacks"]
     if not isinstance(feedbacks, list) or not all(isinstance(f, str) for f in feedbacks):
         raise InvalidAnnotationError(f"{where}: 'feedbacks' must be a list of strings (one per frame)")
-    spans = feedback_spans(feedbacks)
+    spans = feedback_spans(fix_exercise_names(feedbacks))
     stamps = rec.get("feedback_timestamps") or [None] * len(spans)
     transitions = rec.get("is_transition") or [bool(_TRANSITION.match(t)) for t, _, _ in spans]
     if len(stamps) != len(spans) or len(transitions) != len(spans):

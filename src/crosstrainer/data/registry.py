@@ -2,7 +2,7 @@
 
 Specs (``name:`` may be left out: the format is then sniffed from the path)::
 
-    egoexo:/data/egoexo4d?split=train           Ego-Exo4D (crosstrainer.data.egoexo)
+    egoexo:/data/egoexo4d?split=train           Ego-Exo4D (crosstrainer.data.egoexo; feedback, resolution)
     qevd:/data/qevd?split=test                  QEVD FIT-COACH (crosstrainer.data.qevd)
     llava:/data/peer/train.json                 LLaVA-style conversations (crosstrainer.data.peers)
     jsonl:/data/peer/train.jsonl                {video_path(s), analysis, proficiency_level} lines
@@ -96,7 +96,11 @@ def sniff(path: str | Path) -> str:
     if not p.exists():
         raise InputNotFoundError(f"{p}: dataset path not found")
     if p.is_dir():
-        egoexo_files = ("expert_commentary_*.json", "proficiency_demonstrator_*.json")
+        egoexo_files = (
+            "expert_commentary_*.json",
+            "proficiency_demonstrator_*.json",
+            "proficiency_demonstration_*.json",
+        )
         if _has_any(p, [f"{d}{f}" for d in ("", "annotations/", "annotations/*/") for f in egoexo_files]):
             return "egoexo"
         if _has_any(p, ("feedbacks_long_range.json", "QEVD-FIT-COACH*/feedbacks_long_range.json")):
