@@ -140,6 +140,8 @@ def test_a_crashed_servers_folder_is_recovered(tmp_path):
     (state / "jobs" / f".{'d' * 32}.json.x1y2.tmp").write_text("{")  # an atomic write killed half-way
     (state / "reports" / ("e" * 32 + ".html")).write_text("<html>")  # a report without a record
     (state / "uploads" / "f00d.mp4").write_bytes(b"partial upload")
+    lost = "9" * 32  # a done job whose stored assessment no longer reads (another version's schema)
+    (state / "jobs" / f"{lost}.json").write_text(json.dumps({**_record(lost, "done", "", 5), "assessment": {"x": 1}}))
 
     app = create_app(assessor_factory=Assessor, state_dir=state)
     assert sorted(app.state.jobs.recovered) == sorted(ids.values())
@@ -151,7 +153,10 @@ def test_a_crashed_servers_folder_is_recovered(tmp_path):
             where = "while this job was running" if status == "running" else "before this job started"
             assert body["error"]["message"] == f"the server stopped {where}; upload the file again"
         assert client.get(f"/v1/assessments/{'c' * 32}").status_code == 404  # unreadable: dropped (and logged)
-    assert sorted(p.name for p in (state / "jobs").iterdir()) == sorted(f"{j}.json" for j in ids.values())
+        body = client.get(f"/v1/assessments/{lost}").json()
+        assert body["status"] == "failed" and body["result"] is None
+        assert body["error"]["message"] == "the stored result of this job could not be read; upload the file again"
+    assert sorted(p.stem for p in (state / "jobs").iterdir()) == sorted([*ids.values(), lost])
     assert not any((state / "uploads").iterdir()) and not any((state / "reports").iterdir())
     saved = json.loads((state / "jobs" / f"{ids['running']}.json").read_text())
     assert saved["status"] == "failed" and saved["error_code"] == "Interrupted"  # a third start says the same

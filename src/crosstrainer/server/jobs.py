@@ -315,7 +315,7 @@ class JobManager:
                 continue
             if job.status is JobStatus.done and job.assessment is None:
                 job.fail("the stored result of this job could not be read; upload the file again", INTERRUPTED, 130)
-            self._save(job)
+                self._save(job)
             if job.status not in FINISHED:
                 where = "while this job was running" if job.status is JobStatus.running else "before this job started"
                 job.fail(f"the server stopped {where}; upload the file again", INTERRUPTED, 130)
