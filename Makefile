@@ -5,7 +5,7 @@ PIP := $(PY) -m pip
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test lint bench train-default clean
+.PHONY: install demo test lint bench train-default clean fuzz
 
 install: $(VENV)/.installed
 
@@ -30,6 +30,13 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks scripts
 	$(VENV)/bin/ruff format --check src tests benchmarks scripts
+
+# Long property-based fuzzing of the keypoint readers and the upload checks (CI runs the same tests with a few
+# dozen examples each). FUZZ_EXAMPLES=20000 make fuzz for a longer run; failures are kept in .cache/hypothesis.
+FUZZ_EXAMPLES ?= 2000
+fuzz: install
+	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/pytest -q -p no:cacheprovider \
+		tests/test_fuzz_keypoints.py tests/test_fuzz_uploads.py
 
 bench: install
 	$(PY) benchmarks/bench_assess.py

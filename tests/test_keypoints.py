@@ -28,7 +28,7 @@ def layout_array(layout: str, t: int = 5, offset: float = 0.0, conf: float = 0.9
     return a
 
 
-@pytest.mark.parametrize("layout", ["mediapipe33", "coco17", "openpose18", "openpose25", "ct17"])
+@pytest.mark.parametrize("layout", ["mediapipe33", "coco17", "openpose18", "openpose25", "openpose25b", "ct17"])
 def test_to_ct17_maps_by_name(layout: str) -> None:
     a = layout_array(layout)
     xy, conf = to_ct17(a, layout)
@@ -65,7 +65,7 @@ def test_two_channel_and_roundtrip_layout() -> None:
 def test_npy_layout_inference_and_fps(tmp_path: Path) -> None:
     for layout, n in (("mediapipe33", 33), ("coco17", 17), ("openpose18", 18), ("openpose25", 25)):
         np.save(tmp_path / f"{layout}.npy", layout_array(layout, t=8))
-        pose = load_keypoints(tmp_path / f"{layout}.npy", fps=20)
+        pose = load_keypoints(tmp_path / f"{layout}.npy", fps=20, skeleton=layout if n == 25 else None)
         assert pose.meta["layout"] == layout and len(LAYOUTS[layout]) == n
         assert pose.fps == 20 and pose.times_s[-1] == pytest.approx(7 / 20)
     pose = load_keypoints(tmp_path / "coco17.npy")
@@ -76,8 +76,8 @@ def test_npy_layout_inference_and_fps(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("shape", "message"),
-    [((4, 33, 4), r"\(4, 33, 4\): expected \(T, J, 2\) or \(T, J, 3\)"),
-     ((4, 33), r"\(4, 33\): expected \(T, J, 2\) or \(T, J, 3\)"),
+    [((4, 33, 5), r"\(4, 33, 5\): expected \(T, J, 2\), \(T, J, 3\) or \(T, J, 4\)"),
+     ((4, 33), r"\(4, 33\): expected \(T, J, 2\), \(T, J, 3\) or \(T, J, 4\)"),
      ((0, 17, 3), "no frames"),
      ((4, 20, 3), "20 joints per frame is not a known layout"),],
 )  # fmt: skip
@@ -154,7 +154,7 @@ def test_openpose_folder_main_person_is_tracked(tmp_path: Path) -> None:
             s[:, :2] = (s[:, :2] - s[:, :2].mean(0)) * 3 + s[:, :2].mean(0)
         people = [b, s] if i % 2 else [s, b]  # order in the file changes
         (folder / f"clip_{i:012d}_keypoints.json").write_text(json.dumps(openpose_frame(people)))
-    pose = load_keypoints(folder, fps=30)
+    pose = load_keypoints(folder, fps=30, skeleton="openpose25")
     assert pose.meta["layout"] == "openpose25" and len(pose) == 6
     expected, _ = to_ct17(big, "openpose25")
     assert np.allclose(pose.xy, expected, equal_nan=True)
@@ -285,3 +285,172 @@ def test_short_edge_gaps_hold_the_nearest_seen_position():
     np.testing.assert_allclose(out_xy[9, 0], xy[8, 0])
     assert (out_conf[:, 0] > 0).all()
     assert (out_conf[:8, 1] == 0).all() and np.isnan(out_xy[:8, 1]).all()
+
+
+# ------------------------------------------------------------------------------------------------ upstream layouts
+# OpenPose body-part orders, transcribed from CMU-Perceptual-Computing-Lab/openpose
+# src/openpose/pose/poseParameters.cpp (POSE_COCO_BODY_PARTS, POSE_BODY_25B_BODY_PARTS).
+UPSTREAM_COCO18 = ("Nose", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist", "RHip", "RKnee",
+                   "RAnkle", "LHip", "LKnee", "LAnkle", "REye", "LEye", "REar", "LEar")  # fmt: skip
+UPSTREAM_BODY25B = ("Nose", "LEye", "REye", "LEar", "REar", "LShoulder", "RShoulder", "LElbow", "RElbow", "LWrist",
+                    "RWrist", "LHip", "RHip", "LKnee", "RKnee", "LAnkle", "RAnkle", "UpperNeck", "HeadTop", "LBigToe",
+                    "LSmallToe", "LHeel", "RBigToe", "RSmallToe", "RHeel")  # fmt: skip
+
+
+def _openpose_name(name: str) -> str:
+    """OpenPose's CamelCase part name for one of our snake_case names (left_big_toe -> LBigToe)."""
+    side, _, rest = name.partition("_")
+    if side in ("left", "right"):
+        return side[0].upper() + "".join(w.capitalize() for w in rest.split("_"))
+    return "".join(w.capitalize() for w in name.split("_"))
+
+
+def test_openpose_orders_match_upstream() -> None:
+    from crosstrainer.keypoints import formats
+
+    assert tuple(_openpose_name(n) for n in OPENPOSE18) == UPSTREAM_COCO18
+    assert tuple(_openpose_name(n) for n in formats.OPENPOSE25B) == UPSTREAM_BODY25B
+    assert "COCO order plus a neck" not in (formats.__doc__ or "")  # COCO-18 is not COCO-17 order plus a neck
+    assert formats.resolve_layout("BODY_25B") == "openpose25b" and formats.resolve_layout("body_25") == "openpose25"
+
+
+def openpose_people_json(people: list[np.ndarray]) -> dict:
+    """One frame exactly as OpenPose --write_json writes it: CMU-Perceptual-Computing-Lab/openpose doc/02_output.md
+    ("JSON Output Format") and src/openpose/filestream/peopleJsonSaver.cpp (version 1.3, person_id, empty 3-D lists)."""
+    return {
+        "version": 1.3,
+        "people": [
+            {
+                "person_id": [-1],
+                "pose_keypoints_2d": [round(float(v), 3) for v in p.ravel()],
+                "face_keypoints_2d": [],
+                "hand_left_keypoints_2d": [],
+                "hand_right_keypoints_2d": [],
+                "pose_keypoints_3d": [],
+                "face_keypoints_3d": [],
+                "hand_left_keypoints_3d": [],
+                "hand_right_keypoints_3d": [],
+            }
+            for p in people
+        ],
+    }
+
+
+def test_body25b_is_named_and_25_joints_are_never_guessed(tmp_path: Path) -> None:
+    a = layout_array("openpose25b", t=1)[0]
+    path = tmp_path / "clip_000000000000_keypoints.json"
+    path.write_text(json.dumps(openpose_people_json([a])))
+    with pytest.raises(InvalidKeypointsError, match="BODY_25 or BODY_25B") as e:
+        load_keypoints(path)
+    assert "--skeleton openpose25b" in str(e.value) and "--skeleton openpose25 " in str(e.value)
+    pose = load_keypoints(path, skeleton="BODY_25B")
+    assert pose.meta["layout"] == "openpose25b"
+    # BODY_25B: left hip at 11 (BODY_25 has it at 12), left heel at 21, big toe at 19 -> foot_index
+    for ct_name, idx in (("left_hip", 11), ("left_heel", 21), ("left_foot_index", 19), ("right_ankle", 16)):
+        assert pose.xy[0, J[ct_name], 0] == pytest.approx(a[idx, 0], abs=1e-3), ct_name
+    as_body25 = load_keypoints(path, skeleton="openpose25")
+    assert as_body25.xy[0, J["left_hip"], 0] == pytest.approx(a[12, 0], abs=1e-3)  # the other order, when named
+    np.save(tmp_path / "b.npy", layout_array("openpose25b", t=3))
+    with pytest.raises(InvalidKeypointsError, match="openpose25b"):
+        load_keypoints(tmp_path / "b.npy")
+
+
+# MMPose's dataset_meta for COCO as json_tricks writes it: open-mmlab/mmpose mmpose/datasets/datasets/utils.py
+# (parse_pose_metainfo: keypoint_id2name with int keys, numpy arrays for colours, weights and sigmas).
+def mmpose_meta(names: tuple[str, ...], dataset: str) -> dict:
+    n = len(names)
+    return {
+        "dataset_name": dataset,
+        "num_keypoints": n,
+        "keypoint_id2name": {str(i): name for i, name in enumerate(names)},
+        "keypoint_name2id": {name: i for i, name in enumerate(names)},
+        "upper_body_ids": [0, 1, 2],
+        "lower_body_ids": [11, 12],
+        "flip_indices": list(range(n)),
+        "flip_pairs": [[1, 2]],
+        "keypoint_colors": {"__ndarray__": [[51, 153, 255]] * n, "dtype": "uint8", "shape": [n, 3], "Corder": True},
+        "num_skeleton_links": 1,
+        "skeleton_links": [[15, 13]],
+        "skeleton_link_colors": {"__ndarray__": [[0, 255, 0]], "dtype": "uint8", "shape": [1, 3], "Corder": True},
+        "dataset_keypoint_weights": {"__ndarray__": [1.0] * n, "dtype": "float32", "shape": [n]},
+        "sigmas": {"__ndarray__": [0.026] * n, "dtype": "float32", "shape": [n]},
+    }
+
+
+def mmpose_instance(a: np.ndarray) -> dict:
+    """One instance as mmpose.structures.split_instances writes it (open-mmlab/mmpose mmpose/structures/utils.py):
+    keypoints (J, 2), keypoint_scores (J,), bbox a 1-tuple of xyxy (hence [[...]]), bbox_score a float."""
+    xy = a[:, :2]
+    return {
+        "keypoints": xy.tolist(),
+        "keypoint_scores": a[:, 2].tolist(),
+        "bbox": [[float(xy[:, 0].min()), float(xy[:, 1].min()), float(xy[:, 0].max()), float(xy[:, 1].max())]],
+        "bbox_score": 0.97,
+    }
+
+
+def test_mmpose_demo_single_image_flat_instance_list(tmp_path: Path) -> None:
+    """open-mmlab/mmpose demo/topdown_demo_with_mmdet.py on an image: instance_info = split_instances(...), a flat
+    list of instances (no frame_id), saved with meta_info = pose_estimator.dataset_meta."""
+    main = layout_array("coco17", t=1)[0]
+    main[:, :2] *= 3
+    other = layout_array("coco17", t=1, offset=1500.0)[0]
+    doc = {"meta_info": mmpose_meta(COCO17, "coco"), "instance_info": [mmpose_instance(other), mmpose_instance(main)]}
+    path = tmp_path / "results_photo.json"
+    path.write_text(json.dumps(doc, indent="\t"))
+    pose = load_keypoints(path)
+    assert len(pose) == 1 and pose.meta["format"] == "mmpose" and pose.meta["layout"] == "coco17"
+    assert pose.xy[0, J["left_knee"], 0] == pytest.approx(main[COCO17.index("left_knee"), 0])
+
+
+def test_mmpose_meta_info_picks_the_layout(tmp_path: Path) -> None:
+    """Halpe-26 (open-mmlab/mmpose configs/_base_/datasets/halpe26.py) has 26 joints, no count alone names it: the
+    demo's meta_info.keypoint_id2name does, and brings the heels and big toes CT17 uses. Video output: frame_id from 1
+    (the demo increments frame_idx before the first frame)."""
+    halpe26 = (*COCO17, "head", "neck", "hip", "left_big_toe", "right_big_toe", "left_small_toe", "right_small_toe",
+               "left_heel", "right_heel")  # fmt: skip
+    t = 3
+    arr = np.zeros((t, 26, 3), np.float32)
+    arr[..., 0] = 100 + 10 * np.arange(26)
+    arr[..., 1] = 50 + 5 * np.arange(26) + np.arange(t)[:, None]
+    arr[..., 2] = 0.8
+    frames = [{"frame_id": i + 1, "instances": [mmpose_instance(arr[i])]} for i in range(t)]
+    path = tmp_path / "results_clip.json"
+    path.write_text(json.dumps({"meta_info": mmpose_meta(halpe26, "halpe26"), "instance_info": frames}))
+    pose = load_keypoints(path, fps=25)
+    assert pose.meta["layout"] == "mmpose:halpe26" and len(pose) == t
+    assert pose.xy[0, J["right_heel"], 0] == 100 + 10 * halpe26.index("right_heel")
+    assert pose.xy[0, J["left_foot_index"], 0] == 100 + 10 * halpe26.index("left_big_toe")
+    assert pose.xy[0, J["left_hip"], 0] == 100 + 10 * 11
+    doc = json.loads(path.read_text())
+    del doc["meta_info"]
+    path.write_text(json.dumps(doc))
+    with pytest.raises(InvalidKeypointsError, match="26 joints per frame is not a known layout"):
+        load_keypoints(path)
+    doc["meta_info"] = mmpose_meta(tuple(f"face-{i}" for i in range(26)), "face")
+    path.write_text(json.dumps(doc))
+    with pytest.raises(InvalidKeypointsError, match="only 0 are CT17 body joints"):
+        load_keypoints(path)
+
+
+def test_mediapipe_npy_third_value_is_z_when_named(tmp_path: Path) -> None:
+    """MediaPipe Pose landmarks are x, y, z (+ visibility): google-ai-edge/mediapipe docs/solutions/pose.md. A
+    (T, 33, 3) array of [lm.x, lm.y, lm.z] has a z around 0, often negative: not a confidence."""
+    arr = layout_array("mediapipe33", t=4) / 1000.0  # normalised x, y
+    arr[..., 2] = np.linspace(-0.4, 0.3, 33)  # z (depth), not a confidence
+    path = tmp_path / "landmarks.npy"
+    np.save(path, arr)
+    pose = load_keypoints(path, skeleton="mediapipe33", fps=30)
+    assert pose.meta["channels"] == "xyz" and (pose.conf == 1).all()
+    pose = load_keypoints(path, skeleton="mediapipe33", fps=30, channels="xyc")
+    assert pose.meta["channels"] == "xyc" and (pose.conf[:, J["nose"]] == 0).all()  # z=-0.4 read as confidence
+    pose = load_keypoints(path, fps=30)  # no --skeleton: 33 joints, x, y, confidence (what save_keypoints writes)
+    assert pose.meta["channels"] == "xyc"
+    four = np.concatenate([arr, np.full((4, 33, 1), 0.6, np.float32)], axis=2)  # x, y, z, visibility
+    np.save(path, four)
+    pose = load_keypoints(path, fps=30)
+    assert pose.meta["channels"] == "xyzc" and np.allclose(pose.conf, 0.6)
+    with pytest.raises(InvalidKeypointsError, match="channels xyc means 3 values per joint, the data have 4"):
+        load_keypoints(path, fps=30, channels="xyc")
+    with pytest.raises(InvalidKeypointsError, match="unknown channels"):
+        load_keypoints(path, channels="xyq")

@@ -64,10 +64,19 @@ def assess_command(
     ),
     kind: str = typer.Option("auto", "--kind", help="auto | video | keypoints."),
     skeleton: str | None = typer.Option(
-        None, "--skeleton", help="Keypoint layout: mediapipe33 | coco17 | openpose18 | openpose25."
+        None, "--skeleton", help="Keypoint layout: mediapipe33 | coco17 | openpose18 | openpose25 | openpose25b."
     ),
     fps: float | None = typer.Option(
         None, "--fps", help="Frame rate of a keypoint file that does not say (default 30)."
+    ),
+    channels: str | None = typer.Option(
+        None, "--channels", help="Values per joint of a .npy/JSON keypoint file: xy | xyc | xyz | xyzc."
+    ),
+    max_frames: int | None = typer.Option(
+        None, "--max-frames", help="Refuse keypoint files with more frames (default 108000: 1 h at 30 fps)."
+    ),
+    max_duration: float | None = typer.Option(
+        None, "--max-duration", help="Refuse keypoint files longer than this many seconds (default 3600)."
     ),
     sample_fps: float = typer.Option(10.0, "--sample-fps", help="Video frames per second given to the pose estimator."),
     threads: int | None = typer.Option(None, "--threads", help="CPU threads for the language model."),
@@ -77,9 +86,11 @@ def assess_command(
     from rich.console import Console
 
     from crosstrainer.api import Assessor, preflight
+    from crosstrainer.keypoints.io import set_read_defaults
     from crosstrainer.report.terminal import render_assessment
 
     use_threads(threads)
+    set_read_defaults(max_frames, max_duration, channels)  # bounds and channels for every keypoint file read below
     console = Console(stderr=True)
     files = expand_inputs(inputs)
     batch = len(files) > 1 or out_dir is not None

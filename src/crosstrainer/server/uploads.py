@@ -68,13 +68,27 @@ def sniff(head: bytes) -> FileType | None:
 
 
 def check_json(path: Path) -> str | None:
-    """``None`` when the file is valid JSON, else a one-line reason."""
+    """``None`` when the file is valid JSON within the keypoint reader's bounds, else a one-line reason.
+
+    The nesting depth and size are checked first by a streaming scan (``keypoints.io.scan_json``), so a hostile
+    file is never parsed into memory and never overflows the parser's recursion.
+    """
+    from crosstrainer.keypoints.io import ReadLimits, scan_json
+
+    limits = ReadLimits()
+    problem = scan_json(path, limits.max_json_depth, limits.max_json_values, limits.max_json_bytes)
+    if problem:
+        return problem
     try:
         with open(path, encoding="utf-8-sig") as f:
             json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return f"not valid JSON ({str(exc).splitlines()[0]})"
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, a 5000-digit integer, ...
+        return f"not valid JSON ({_first_line(exc)})"
     return None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
 def check_npy(path: Path) -> str | None:
@@ -82,11 +96,12 @@ def check_npy(path: Path) -> str | None:
     import numpy as np
 
     try:
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)  # reads the header; fails when the data is short
+        with np.errstate(over="ignore"):  # a declared shape whose byte size overflows: OverflowError below
+            arr = np.load(path, mmap_mode="r", allow_pickle=False)  # reads the header; fails when the data is short
         if not isinstance(arr, np.ndarray):
             return "not a single array"
-    except (ValueError, OSError, EOFError) as exc:
-        return f"unreadable .npy file ({str(exc).splitlines()[0]})"
+    except Exception as exc:  # numpy's header parser fails in many ways on hostile bytes: all mean unreadable
+        return f"unreadable .npy file ({_first_line(exc)})"  # (ValueError, OverflowError, tokenize.TokenError, ...)
     return None
 
 
