@@ -191,6 +191,8 @@ def clean_message(text: str, private_path: Path, name: str, *, lead: bool = True
     'a.mp4: the video has no duration'
     >>> clean_message(f"{p}: malformed JSON (line 1)", p, "a.mp4", lead=False)
     'a.mp4: malformed JSON (line 1)'
+    >>> clean_message(f"no person detected in {p} (0 of 23 sampled frames)", p, "a.mp4")
+    'no person detected in a.mp4 (0 of 23 sampled frames)'
     """
     from crosstrainer.server.uploads import scrub
 
@@ -198,12 +200,20 @@ def clean_message(text: str, private_path: Path, name: str, *, lead: bool = True
     text = " ".join(str(text).split())
     text = scrub(text, private_path, token)
     text = re.sub(r"\[Errno -?\d+\]\s*", "", text)
+    later = re.compile(r"(:\s*)?(['\"]?)\x00\2")  # a mention after the file is named: dropped
+
+    def tidy(part: str) -> str:
+        return " ".join(later.sub("", part).replace(token, "").split())
+
     m = re.match(r"^\s*(['\"]?)\x00\1\s*(:?)\s*", text)
-    rest = text[m.end() :] if m else text
-    rest = re.sub(r"(:\s*)?(['\"]?)\x00\2", "", rest)  # later mentions: the file is already named
-    rest = " ".join(rest.replace(token, "").split()) or "unreadable"
     if m:
+        rest = tidy(text[m.end() :]) or "unreadable"
         return f"{name}: {rest}" if m.group(2) else f"{name} {rest}"
+    first = text.find(token)
+    if first >= 0:  # named mid-sentence ("no person detected in <path> (...)"): name it there, once
+        after = later.sub("", text[first + 1 :]).replace(token, "")
+        return " ".join(f"{text[:first]}{name}{after}".split())
+    rest = tidy(text) or "unreadable"
     return f"{name}: {rest}" if lead else rest
 
 
