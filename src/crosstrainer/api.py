@@ -41,10 +41,34 @@ class AssessmentResult:
 
 
 def preflight(
-    path: str | Path, kind: str = "auto", skeleton: str | None = None, fps: float | None = None
-) -> Literal["video", "keypoints"]:
-    """Cheap checks before a model is loaded: the input exists; a video opens and has frames; keypoints parse."""
+    path: str | Path,
+    kind: str = "auto",
+    skeleton: str | None = None,
+    fps: float | None = None,
+    features: str | Path | None = None,
+    model_dir: str | Path | None = None,
+) -> Literal["video", "keypoints", "features"]:
+    """Cheap checks before a model is loaded: the input exists; a video opens and has frames; keypoints parse.
+
+    For a model that reads precomputed features (``model_dir``'s manifest says so, or ``features`` is given), the
+    input is a feature file or names a take whose file is in the ``features`` folder: it must be found there, and
+    a missing ``--features`` is named as such. The model's manifest is read, never its weights."""
     p = Path(path)
+    if model_dir is not None or features is not None:
+        from crosstrainer.encoders.registry import FileFeatureReader, PoseEncoder
+        from crosstrainer.model.checkpoint import read_manifest
+
+        folder = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
+        try:
+            m = read_manifest(folder)
+        except ModelError:  # reported when the model loads; the input's own checks come first
+            m = None
+        name = m.encoder.get("name") if m is not None else None
+        if m is not None and (features is not None or name not in (PoseEncoder().kinematics.name, "clip")):
+            reader = _model_encoder(m, folder, features, None)
+            assert isinstance(reader, FileFeatureReader)
+            reader.lookup(p)
+            return "features"
     k = input_kind(p, kind)
     if k == "video":
         from crosstrainer.video.decode import probe_video
@@ -114,11 +138,11 @@ def repetition_windows(
 def build_assessment(
     pred: Prediction,
     clip: ClipFeatures,
-    pose: PoseSequence,
+    pose: PoseSequence | None,
     parts: LoadedParts,
     *,
     path: str,
-    kind: Literal["video", "keypoints"],
+    kind: Literal["video", "keypoints", "features"],
     info: dict[str, Any],
     sport: str | None,
     movement: Movement | None = None,
@@ -215,12 +239,15 @@ def build_assessment(
     )
 
 
-def _warnings(pose: PoseSequence, clip: ClipFeatures, info: dict[str, Any]) -> list[str]:
+def _warnings(pose: PoseSequence | None, clip: ClipFeatures, info: dict[str, Any]) -> list[str]:
     out = []
     vis = float(np.mean(clip.visibility)) if clip.num_seconds else 0.0
     if vis < LOW_VISIBILITY:
         out.append(f"only {vis:.0%} of the body's joints were visible: film the whole body, side-on, from 2-4 m away")
-    detected, frames = pose.meta.get("detected_frames"), pose.meta.get("frames")
+    if clip.meta.get("rate_source") == "assumed":
+        out.append("the feature files store no rate and their family is unknown: one row per second was assumed")
+    meta = pose.meta if pose is not None else {}
+    detected, frames = meta.get("detected_frames"), meta.get("frames")
     if detected is not None and frames and detected / frames < 0.7:
         out.append(f"a person was found in only {detected} of {frames} sampled frames")
     if info["duration_s"] < 1.0:
@@ -228,16 +255,44 @@ def _warnings(pose: PoseSequence, clip: ClipFeatures, info: dict[str, Any]) -> l
     return out
 
 
-class Assessor:
-    """A loaded model plus the encoder its manifest names; reuse one instance for many inputs."""
+def _model_encoder(manifest: Any, folder: Path, features: Any, clip_checkpoint: Any) -> Any:
+    from crosstrainer.encoders.registry import encoder_for_model
 
-    def __init__(self, model: Any, parts: LoadedParts, sample_fps: float = 10.0, max_side: int = 640) -> None:
-        from crosstrainer.encoders.registry import encoder_for_model
+    return encoder_for_model(
+        manifest.encoder,
+        manifest.projector.get("in_dim"),
+        folder,
+        features=features,
+        clip_checkpoint=clip_checkpoint,
+        features_info=(manifest.train or {}).get("features"),
+    )
+
+
+class Assessor:
+    """A loaded model plus the encoder its manifest names; reuse one instance for many inputs.
+
+    Pose models read videos and keypoint files; CLIP models read videos (``clip_checkpoint``: the local CLIP
+    folder); models trained on precomputed features read feature files (``features``: the folder of
+    ``<take_uid>_<cam>_<stream>.pt`` files, or give a feature file as the input).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        parts: LoadedParts,
+        sample_fps: float = 10.0,
+        max_side: int = 640,
+        *,
+        features: str | Path | None = None,
+        clip_checkpoint: str | Path | None = None,
+    ) -> None:
+        from crosstrainer.encoders.registry import PoseEncoder
 
         self.model, self.parts = model, parts
         self.manifest = parts.manifest
-        self.encoder = encoder_for_model(self.manifest.encoder, self.manifest.projector.get("in_dim"), parts.folder)
-        self.encoder.sample_fps, self.encoder.max_side = sample_fps, max_side
+        self.encoder = _model_encoder(self.manifest, parts.folder, features, clip_checkpoint)
+        if isinstance(self.encoder, PoseEncoder):
+            self.encoder.sample_fps, self.encoder.max_side = sample_fps, max_side
 
     @classmethod
     def load(
@@ -246,18 +301,20 @@ class Assessor:
         *,
         sample_fps: float = 10.0,
         max_side: int = 640,
+        features: str | Path | None = None,
+        clip_checkpoint: str | Path | None = None,
     ) -> Assessor:
         """Load a model folder (the bundled default when None), checking its encoder before the slow LLM load."""
-        from crosstrainer.encoders.registry import encoder_for_model
         from crosstrainer.model.checkpoint import load_model, read_manifest
 
         folder = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
         if not folder.exists():
             raise ModelError(f"model folder not found: {folder}")
         m = read_manifest(folder)
-        encoder_for_model(m.encoder, m.projector.get("in_dim"), folder)
+        _model_encoder(m, folder, features, clip_checkpoint)
         model, parts = load_model(folder)
-        return cls(model, parts, sample_fps=sample_fps, max_side=max_side)
+        return cls(model, parts, sample_fps=sample_fps, max_side=max_side, features=features,
+                   clip_checkpoint=clip_checkpoint)  # fmt: skip
 
     def assess(
         self,
@@ -268,8 +325,15 @@ class Assessor:
         fps: float | None = None,
         sport: str | None = None,
         progress: Progress | None = None,
+        source_name: str | None = None,
     ) -> AssessmentResult:
+        """Assess one input. ``source_name``: the input's original file name when ``path`` is a renamed copy (an
+        upload); a model that reads precomputed features finds the take's file by it."""
+        from crosstrainer.encoders.registry import PoseEncoder
+
         t0 = time.perf_counter()
+        if not isinstance(self.encoder, PoseEncoder):
+            return self.assess_features(path, sport=sport, progress=progress, source_name=source_name)
         pose, k, info = self.encoder.read(path, kind, skeleton, fps, progress)
         timings = {n: float(v) for n, v in pose.meta.get("timings", {}).items()}
         timings["read_s"] = time.perf_counter() - t0
@@ -312,13 +376,48 @@ class Assessor:
         report("done", 1.0)
         return AssessmentResult(assessment, pose, clip, {k2: round(v, 4) for k2, v in timings.items()}, path)
 
+    def assess_features(
+        self,
+        path: str | Path,
+        *,
+        sport: str | None = None,
+        progress: Progress | None = None,
+        generate: bool = True,
+        source_name: str | None = None,
+    ) -> AssessmentResult:
+        """Assess with a model that reads no pose (precomputed features, CLIP): no repetitions, measurements or
+        key frames, since there is no skeleton; the rest of the assessment is the same."""
+        report = progress or (lambda stage, frac: None)
+        t0 = time.perf_counter()
+        report("features", 0.0)
+        sport = clean_sport(sport)
+        clip, kind, info = self.encoder.read(path, progress, source_name=source_name)
+        timings = {"features_s": time.perf_counter() - t0}
+        t1 = time.perf_counter()
+        pred = predict(self.model, self.parts, clip.features, sport=sport, generate=generate, progress=progress)
+        timings["llm_s"] = time.perf_counter() - t1
+        assessment = build_assessment(
+            pred, clip, None, self.parts, path=str(path), kind=kind, info=info, sport=sport, movement=None
+        )
+        report("done", 1.0)
+        timings["total_s"] = time.perf_counter() - t0
+        return AssessmentResult(assessment, None, clip, {k2: round(v, 4) for k2, v in timings.items()}, str(path))
+
 
 _DEFAULT: dict[str, Assessor] = {}
 
 
-def assess(path: str | Path, *, model_dir: str | Path | None = None, **options: Any) -> Assessment:
-    """Assess one input with a model loaded once per process (the bundled default unless ``model_dir``)."""
-    key = str(model_dir or DEFAULT_MODEL_DIR)
+def assess(
+    path: str | Path,
+    *,
+    model_dir: str | Path | None = None,
+    features: str | Path | None = None,
+    clip_checkpoint: str | Path | None = None,
+    **options: Any,
+) -> Assessment:
+    """Assess one input with a model loaded once per process (the bundled default unless ``model_dir``).
+    ``features``/``clip_checkpoint``: what a model that reads no pose needs (see :class:`Assessor`)."""
+    key = "|".join(str(x or "") for x in (model_dir or DEFAULT_MODEL_DIR, features, clip_checkpoint))
     if key not in _DEFAULT:
-        _DEFAULT[key] = Assessor.load(model_dir)
+        _DEFAULT[key] = Assessor.load(model_dir, features=features, clip_checkpoint=clip_checkpoint)
     return _DEFAULT[key].assess(path, **options).assessment

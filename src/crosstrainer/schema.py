@@ -46,7 +46,7 @@ class _Open(BaseModel):
 
 class InputInfo(_Open):
     path: str
-    kind: Literal["video", "keypoints"]
+    kind: Literal["video", "keypoints", "features"]
     duration_s: float
     fps: float
 

@@ -79,6 +79,15 @@ def assess_command(
         None, "--max-duration", help="Refuse keypoint files longer than this many seconds (default 3600)."
     ),
     sample_fps: float = typer.Option(10.0, "--sample-fps", help="Video frames per second given to the pose estimator."),
+    features: Path | None = typer.Option(
+        None,
+        "--features",
+        help="Models trained on precomputed features: the folder of per-take feature files "
+        "(<take_uid>_<cam>_<stream>.pt or <take_uid>.pt); inputs are then take uids, videos or feature files.",
+    ),
+    clip_checkpoint: Path | None = typer.Option(
+        None, "--clip-checkpoint", help="Models trained on CLIP features: the local CLIP checkpoint folder."
+    ),
     threads: int | None = typer.Option(None, "--threads", help="CPU threads for the language model."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No terminal report (errors still go to stderr)."),
 ) -> None:
@@ -99,9 +108,9 @@ def assess_command(
     if batch and report and report != "auto" and len(files) > 1:
         raise UsageError("--report PATH takes one input; with --out-dir use --report auto")
     if not batch:
-        preflight(files[0], kind, skeleton, fps)  # a missing or unreadable input fails before the model loads
+        preflight(files[0], kind, skeleton, fps, features, model)  # a bad input fails before the model loads
     with console.status("loading model...", spinner="dots"):
-        assessor = Assessor.load(model, sample_fps=sample_fps)
+        assessor = Assessor.load(model, sample_fps=sample_fps, features=features, clip_checkpoint=clip_checkpoint)
     failures: list[tuple[Path, CrossTrainerError]] = []
     if not batch:
         result = assessor.assess(files[0], kind=kind, skeleton=skeleton, fps=fps, sport=sport)

@@ -49,7 +49,19 @@ def evaluate(
     heads_only: bool = typer.Option(
         False, "--heads-only", help="Fit only the model's proficiency head per split (fast transfer measurement)."
     ),
-    features: Path | None = typer.Option(None, help="Folder of precomputed per-take features (.pt/.npy/.npz)."),
+    features: Path | None = typer.Option(
+        None,
+        help="Folder of per-take feature files (<take_uid>_<cam>_<stream>.pt as Ego-Exo4D ships them, or "
+        "<take_uid>.pt/.npy/.npz), as train and assess read them.",
+    ),
+    features_fps: float | None = typer.Option(
+        None, help="Rows per second of the --features files when their family is not known (see docs/data.md)."
+    ),
+    vocabulary: Path | None = typer.Option(
+        None,
+        help="Vocabulary file (crosstrainer discover --out): canonical attribute names and synonyms, and the base "
+        "vocabulary of every split model (default: the exercise vocabulary).",
+    ),
     exo_features: Path | None = typer.Option(None, help="Folder of exo-view features for the Ego-Exo4D export."),
     export_egoexo_submission: Path | None = typer.Option(
         None, help="Write an Ego-Exo4D proficiency submission JSON (needs --model)."
@@ -85,12 +97,14 @@ def evaluate(
     for spec in data:
         samples += load_samples(spec)
     if features is not None:
-        from crosstrainer.encoders.precomputed import PrecomputedEncoder
+        from crosstrainer.commands.train import attach_features
 
-        enc = PrecomputedEncoder(features)
-        for s in samples:
-            if s.pose is None and not s.features:
-                s.features = str(enc.input_for(s))
+        attach_features(samples, features, features_fps)
+    if vocabulary is not None:  # discovered names and synonyms are canonical, as in `crosstrainer train --vocabulary`
+        from crosstrainer.attributes.vocabulary import Vocabulary
+        from crosstrainer.training.recipe import canonicalize_attributes
+
+        samples = canonicalize_attributes(samples, Vocabulary.load(vocabulary))
     proto = None
     if protocol.lower() != "none":
         proto = ProtocolConfig.load(
@@ -112,6 +126,7 @@ def evaluate(
         no_llm=no_llm,
         e2e=not no_e2e,
         heads_only=heads_only,
+        vocabulary=vocabulary,
         n_boot=n_boot,
         command="crosstrainer " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     )

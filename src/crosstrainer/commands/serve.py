@@ -44,6 +44,15 @@ def register(app: typer.Typer) -> None:
         preload: bool = typer.Option(
             True, "--preload/--lazy", help="Load the model at startup (in the background) or on the first upload."
         ),
+        features: Path | None = typer.Option(
+            None,
+            "--features",
+            help="Models trained on precomputed features: the folder of per-take feature files; an upload is "
+            "matched to its take's file by name.",
+        ),
+        clip_checkpoint: Path | None = typer.Option(
+            None, "--clip-checkpoint", help="Models trained on CLIP features: the local CLIP checkpoint folder."
+        ),
     ) -> None:
         """Run the local web app and its JSON API (schema at /openapi.json). Stop it with Ctrl+C."""
         if not 0 < port < 65536:
@@ -62,12 +71,28 @@ def register(app: typer.Typer) -> None:
             cache = Path(os.environ.get("CROSSTRAINER_CACHE") or Path.home() / ".cache" / "crosstrainer")
             state_dir = cache / "server" / f"port-{port}"
 
+        factory = None
+        if model is not None or features is not None:  # the model's encoder is checked now: a missing piece fails
+            from crosstrainer.api import DEFAULT_MODEL_DIR, _model_encoder
+            from crosstrainer.model.checkpoint import read_manifest
+
+            folder = model or DEFAULT_MODEL_DIR
+            if clip_checkpoint is None or features is not None:  # (CLIP weights are loaded by the app, not here)
+                _model_encoder(read_manifest(folder), folder, features, clip_checkpoint)
+        if features is not None or clip_checkpoint is not None:
+
+            def factory():
+                from crosstrainer.api import Assessor
+
+                return Assessor.load(model, features=features, clip_checkpoint=clip_checkpoint)
+
         import uvicorn
 
         from crosstrainer.server.app import create_app
 
         try:
             web = create_app(
+                factory,
                 max_upload_mb=max_upload_mb,
                 max_jobs=max_jobs,
                 queue_size=queue_size,

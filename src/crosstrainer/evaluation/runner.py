@@ -60,6 +60,9 @@ class EvalOptions:
     """Train and evaluate the ``w/o two-stage`` baseline."""
     heads_only: bool = False
     """Fit only the model's proficiency head per split (no language model): the fast transfer measurement."""
+    vocabulary: Path | None = None
+    """Vocabulary file (``crosstrainer discover --out``): the base vocabulary of every split model instead of the
+    default exercise vocabulary."""
     n_boot: int = 1000
     tokenizer: str = "auto"
     meteor: bool | None = None
@@ -82,8 +85,10 @@ def train_split_model(
     fingerprint: str,
     progress: Any = None,
     log: Log = print,
+    vocabulary: Path | None = None,
 ) -> Path:
-    """Train one model through the recipe (skipped when ``folder`` holds one trained for ``fingerprint``)."""
+    """Train one model through the recipe (skipped when ``folder`` holds one trained for ``fingerprint``).
+    ``vocabulary``: a vocabulary file to start from (default: the exercise vocabulary)."""
     from crosstrainer.data.exercise_labels import default_vocabulary
     from crosstrainer.training.recipe import recipe_main, vocabulary_from_samples
 
@@ -99,10 +104,14 @@ def train_split_model(
         shutil.rmtree(work)  # a checkpoint of another split or config: never resume from it
     work.mkdir(parents=True, exist_ok=True)
     atomic_write_text(stamp, fingerprint)
-    vocab = vocabulary_from_samples(train, base=default_vocabulary())
+    from crosstrainer.attributes.vocabulary import Vocabulary
+
+    base = Vocabulary.load(vocabulary) if vocabulary is not None else default_vocabulary()
+    vocab = vocabulary_from_samples(train, base=base)
     if not vocab.attributes:  # no annotated attributes (run `crosstrainer discover` first); a saved model needs some
-        log("  note: no training clip has skill-attributes; the model keeps the default exercise vocabulary")
-        vocab = default_vocabulary()
+        what = f"the vocabulary of {vocabulary}" if vocabulary is not None else "the default exercise vocabulary"
+        log(f"  note: no training clip has skill-attributes; the model keeps {what}")
+        vocab = base
     info = {"eval_fingerprint": fingerprint, "train_ids": [s.id for s in train]}
     card = f"# {cfg.name} (evaluation split model)\n\nTrained by `crosstrainer evaluate` on {len(train)} clips.\n"
     recipe_main(
@@ -141,7 +150,10 @@ def run_split(
     split_dir.mkdir(parents=True, exist_ok=True)
     base_cfg = TrainConfig.load(opts.config, list(opts.overrides))
     train_cfg = dataclasses.replace(base_cfg, seed=split.seed)
-    model_fp = _fingerprint({"split": split.to_dict(), "config": train_cfg.to_dict(), "version": __version__})
+    model_key = {"split": split.to_dict(), "config": train_cfg.to_dict(), "version": __version__}
+    if opts.vocabulary is not None:
+        model_key["vocabulary"] = _fingerprint(Path(opts.vocabulary).read_text(encoding="utf-8"))
+    model_fp = _fingerprint(model_key)
     fp = _fingerprint(
         {
             "model": model_fp,
@@ -183,12 +195,16 @@ def run_split(
     elif opts.model_dir is not None:
         models.append((MODEL, Path(opts.model_dir)))
     else:
-        folder = train_split_model(train_cfg, train, split_dir / "model", levels, model_fp, progress, log)
+        folder = train_split_model(
+            train_cfg, train, split_dir / "model", levels, model_fp, progress, log, opts.vocabulary
+        )
         models.append((MODEL, folder))
         if opts.e2e:
             e2e_cfg = dataclasses.replace(train_cfg, two_stage=False)
             e2e_fp = _fingerprint({"model": model_fp, "two_stage": False})
-            folder = train_split_model(e2e_cfg, train, split_dir / "model_e2e", levels, e2e_fp, progress, log)
+            folder = train_split_model(
+                e2e_cfg, train, split_dir / "model_e2e", levels, e2e_fp, progress, log, opts.vocabulary
+            )
             models.append((E2E, folder))
     for name, folder in models:
         runner = ModelRunner(folder)

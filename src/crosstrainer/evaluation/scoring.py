@@ -93,6 +93,7 @@ def score(
     feedback: dict[str, Any] = {}
     details: dict[str, Any] = {}
     heat: dict[str, dict[str, dict[str, float | None]]] = {MODEL: {}, bl.LINEAR: {}}
+    heat_n: dict[str, dict[str, int]] = {}  # clips behind each heatmap cell
     bars: dict[str, tuple[float, float, float]] = {}
     bar_base: dict[str, float] = {}
     cm_true: list[str] = []
@@ -176,6 +177,7 @@ def score(
             for name, cells in heat.items():
                 if name in rows:
                     cells.setdefault(row_name, {})[group] = rows[name].rows["accuracy"]["value"]
+            heat_n.setdefault(row_name, {})[group] = len(items)
             if seen != "yes" and MODEL in rows:
                 bar_key = group if split.protocol != "intra" and n_seeds == 1 and len(split.heldout) == 1 else key
                 a = rows[MODEL].rows["accuracy"]
@@ -268,6 +270,7 @@ def score(
             cols = sorted({c for r in cells.values() for c in r})
             rows_ = list(cells)
             matrix = [[cells[r].get(c) for c in cols] for r in rows_]
+            counts = [[heat_n.get(r, {}).get(c) for c in cols] for r in rows_]
             slug = "transfer_model" if name == MODEL else "transfer_linear_probe"
             plots[f"transfer heatmap: {name}"] = plot_transfer_heatmap(
                 matrix,
@@ -275,5 +278,6 @@ def score(
                 cols,
                 plot_dir / f"{slug}.png",
                 title=f"Accuracy of {name} (rows: training sports)",
+                counts=counts,
             )
     return metrics, plots, details

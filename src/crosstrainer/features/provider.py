@@ -18,9 +18,10 @@ from crosstrainer.errors import InputNotFoundError, UsageError
 from crosstrainer.features.augment import augment, crop
 
 
-def load_feature_file(path: str | Path) -> np.ndarray:
+def load_feature_file(path: str | Path, fps: float | None = None) -> np.ndarray:
     """(S, D) float32 per-second features from .npy / .npz / .pt, read exactly as ``crosstrainer extract`` reads them
-    (the precomputed encoder: the same keys, per-token averaging and resampling to one row per second)."""
+    (the precomputed encoder: the same keys, per-token averaging and resampling to one row per second). ``fps``:
+    the file's rows per second when the file does not say (default: its family's, see encoders/precomputed.py)."""
     from crosstrainer.encoders.precomputed import PrecomputedEncoder
 
     path = Path(path)
@@ -28,7 +29,7 @@ def load_feature_file(path: str | Path) -> np.ndarray:
         raise InputNotFoundError(f"feature file not found: {path}")
     if path.suffix not in (".npy", ".npz", ".pt", ".pth"):
         raise UsageError(f"unsupported feature file {path} (use .npy, .npz or .pt)")
-    return PrecomputedEncoder().encode(path).features
+    return PrecomputedEncoder(fps=fps).encode(path).features
 
 
 HEAD_VIEWS = ("front",)
@@ -116,7 +117,7 @@ class FeatureProvider:
     def _full(self, sample: Sample) -> np.ndarray:
         if sample.id not in self._loaded:
             if sample.features:
-                self._loaded[sample.id] = load_feature_file(sample.features)
+                self._loaded[sample.id] = load_feature_file(sample.features, sample.meta.get("features_fps"))
             elif self.feature_cache is not None:
                 self._loaded[sample.id] = self._from_cache(sample)
             else:

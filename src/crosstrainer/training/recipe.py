@@ -470,7 +470,7 @@ class Trainer:
         cfg = self.cfg
         manifest = Manifest(
             name=cfg.name,
-            version=__version__,
+            version=cfg.version or __version__,
             llm=cfg.llm,
             encoder=self.provider.encoder_info(),
             levels=list(self.levels),
@@ -541,6 +541,8 @@ def recipe_main(
     """
     out = Path(out)
     work = Path(work_dir) if work_dir else out.parent / f".{out.name}-work"
+    for warning in cfg.warnings():
+        log(f"warning: {warning}")
     provider = FeatureProvider(cfg.encoder, feature_cache=feature_cache, augment=cfg.augment)
     trainer = Trainer(cfg, samples, work, provider=provider, levels=levels, vocabulary=vocabulary, log=log)
     if head_samples is not None:
