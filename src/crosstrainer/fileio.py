@@ -26,7 +26,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_path", "atomic_write", "atomic_write_bytes", "atomic_write_json", "atomic_write_text"]
+__all__ = [
+    "atomic_path",
+    "atomic_write",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "unwritable_reason",
+]
 
 
 def _umask() -> int:
@@ -128,3 +135,38 @@ def atomic_write_json(path: str | Path, obj: Any, indent: int | None = 2, **dump
     ``dumps`` are further ``json.dumps`` options (``sort_keys``, ``ensure_ascii``, ``default``, ``separators``).
     """
     return atomic_write_text(path, json.dumps(obj, indent=indent, **dumps) + "\n")
+
+
+def unwritable_reason(path: str | Path, folder: bool = False) -> str | None:
+    """Why ``path`` could not be written (None when it can): checked before a long job, so it fails at once.
+
+    ``folder=False``: ``path`` is a file to create or replace; ``folder=True``: a folder to create files in. The
+    nearest existing folder is tested by creating (and removing) a hidden temporary file there, the one test that
+    holds for root, ACLs, read-only and full file systems alike; nothing is left behind, no folder is created.
+
+    >>> unwritable_reason("/proc/no/such/place.json") is not None
+    True
+    """
+    target = Path(path)
+    if folder and target.exists() and not target.is_dir():
+        return f"{target} is a file, not a folder"
+    if not folder and target.is_dir():
+        return f"{target} is a folder, not a file"
+    probe = target if folder else target.parent
+    probe = probe if str(probe) else Path(".")
+    while not probe.exists():
+        if probe.is_symlink():
+            return f"{probe} is a broken link"
+        parent = probe.parent
+        if parent == probe:
+            break
+        probe = parent
+    if not probe.is_dir():
+        return f"{probe} is a file, not a folder"
+    try:
+        with tempfile.NamedTemporaryFile(dir=probe, prefix=".crosstrainer-write-check.", suffix=".tmp"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        return f"cannot write in {probe}: {reason[:1].lower() + reason[1:]}"
+    return None

@@ -14,8 +14,15 @@ from pathlib import Path
 import typer
 
 from crosstrainer.commands import use_threads
-from crosstrainer.errors import CrossTrainerError, InputNotFoundError, PartialFailure, UsageError
-from crosstrainer.fileio import atomic_write_text
+from crosstrainer.errors import (
+    CrossTrainerError,
+    InputNotFoundError,
+    Interrupted,
+    PartialFailure,
+    UsageError,
+    file_access_error,
+)
+from crosstrainer.fileio import atomic_write_text, unwritable_reason
 
 
 def expand_inputs(inputs: list[Path]) -> list[Path]:
@@ -37,6 +44,26 @@ def expand_inputs(inputs: list[Path]) -> list[Path]:
         else:
             out.append(p)
     return out
+
+
+def check_outputs(
+    files: list[Path], json_out: str | None, report: str | None, out_dir: Path | None, batch: bool
+) -> None:
+    """Every output path can be written: checked before the model loads, so a bad one fails at once (exit 2)."""
+    checks: list[tuple[str, Path, bool]] = []
+    if batch:
+        checks.append(("--out-dir", out_dir or Path("."), True))
+    else:
+        if json_out and json_out != "-":
+            checks.append(("--json", Path(json_out), False))
+        if report == "auto":
+            checks.append(("--report auto", Path(files[0].with_suffix(".html").name), False))
+        elif report:
+            checks.append(("--report", Path(report), False))
+    for option, path, folder in checks:
+        reason = unwritable_reason(path, folder=folder)
+        if reason:
+            raise UsageError(f"{option} {path}: {reason}")
 
 
 def output_names(files: list[Path]) -> dict[Path, str]:
@@ -94,9 +121,7 @@ def assess_command(
     """Assess how well a person performs: proficiency level, skill-attributes to improve (and when), feedback."""
     from rich.console import Console
 
-    from crosstrainer.api import Assessor, preflight
     from crosstrainer.keypoints.io import set_read_defaults
-    from crosstrainer.report.terminal import render_assessment
 
     use_threads(threads)
     set_read_defaults(max_frames, max_duration, channels)  # bounds and channels for every keypoint file read below
@@ -107,11 +132,25 @@ def assess_command(
         raise UsageError("--json takes one input; use --out-dir for several")
     if batch and report and report != "auto" and len(files) > 1:
         raise UsageError("--report PATH takes one input; with --out-dir use --report auto")
+    check_outputs(files, json_out, report, out_dir, batch)  # an unwritable output fails before the model loads
+    from crosstrainer.api import Assessor, preflight  # heavier imports only once the options are known to be good
+
+    failures: list[tuple[Path, CrossTrainerError]] = []
     if not batch:
         preflight(files[0], kind, skeleton, fps, features, model)  # a bad input fails before the model loads
+    else:
+        for f in files:  # the same cheap checks per input: a batch of only bad inputs never loads the model
+            try:
+                preflight(f, kind, skeleton, fps, features, model)
+            except CrossTrainerError as exc:
+                failures.append((f, exc))
+                console.print(f"[red]error[/] {f}: {exc} (exit code {exc.exit_code})")
+        if len(failures) == len(files):
+            _raise_failures(failures, files)
+    from crosstrainer.report.terminal import render_assessment
+
     with console.status("loading model...", spinner="dots"):
         assessor = Assessor.load(model, sample_fps=sample_fps, features=features, clip_checkpoint=clip_checkpoint)
-    failures: list[tuple[Path, CrossTrainerError]] = []
     if not batch:
         result = assessor.assess(files[0], kind=kind, skeleton=skeleton, fps=fps, sport=sport)
         _emit(result, json_out, report, quiet, console, render_assessment)
@@ -121,32 +160,52 @@ def assess_command(
     assert out_dir is not None or len(files) > 1
     target = out_dir or Path(".")
     names = output_names(files)
+    failed = {f for f, _ in failures}
+    done = 0
     with progress_bar(console=console) as progress:
         task = progress.add_task("assessing", total=len(files))
-        for f in files:
-            progress.update(task, description=f"assessing {f.name}")
-            try:
-                result = assessor.assess(f, kind=kind, skeleton=skeleton, fps=fps, sport=sport)
-            except CrossTrainerError as exc:
-                failures.append((f, exc))
-                progress.console.print(f"[red]error[/] {f}: {exc} (exit code {exc.exit_code})")
-            else:
-                atomic_write_text(target / f"{names[f]}.json", result.assessment.to_json() + "\n")
-                if report:
-                    from crosstrainer.report.html import write_report
+        progress.advance(task, len(failed))
+        try:
+            for f in files:
+                if f in failed:
+                    continue
+                progress.update(task, description=f"assessing {f.name}")
+                try:
+                    result = assessor.assess(f, kind=kind, skeleton=skeleton, fps=fps, sport=sport)
+                except CrossTrainerError as exc:
+                    failures.append((f, exc))
+                    progress.console.print(f"[red]error[/] {f}: {exc} (exit code {exc.exit_code})")
+                else:
+                    atomic_write_text(target / f"{names[f]}.json", result.assessment.to_json() + "\n")
+                    if report:
+                        from crosstrainer.report.html import write_report
 
-                    write_report(result, target / f"{names[f]}.html")
-                a = result.assessment
-                progress.console.print(
-                    f"[green]ok[/] {f.name}: {a.proficiency.level} ({a.proficiency.score:.2f}), "
-                    f"{len(a.attributes)} attribute(s) -> {target / (names[f] + '.json')}"
-                )
-            progress.advance(task)
+                        write_report(result, target / f"{names[f]}.html")
+                    done += 1
+                    a = result.assessment
+                    progress.console.print(
+                        f"[green]ok[/] {f.name}: {a.proficiency.level} ({a.proficiency.score:.2f}), "
+                        f"{len(a.attributes)} attribute(s) -> {target / (names[f] + '.json')}"
+                    )
+                progress.advance(task)
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"interrupted after {done} of {len(files)} inputs; their outputs are kept in {target}"
+            ) from None
+        except OSError as exc:  # a full disk or a lost permission stops the batch: the next writes would fail too
+            err = file_access_error(exc)
+            if err is None:
+                raise
+            raise err.__class__(f"{err}; {done} of {len(files)} outputs were written to {target}") from exc
     if failures:
-        raise PartialFailure(
-            f"{len(failures)} of {len(files)} inputs failed: "
-            + "; ".join(f"{f.name} ({e.__class__.__name__})" for f, e in failures)
-        )
+        _raise_failures(failures, files)
+
+
+def _raise_failures(failures: list[tuple[Path, CrossTrainerError]], files: list[Path]) -> None:
+    raise PartialFailure(
+        f"{len(failures)} of {len(files)} inputs failed: "
+        + "; ".join(f"{f.name} ({e.__class__.__name__})" for f, e in failures)
+    )
 
 
 def _emit(result, json_out, report, quiet, console, render) -> None:

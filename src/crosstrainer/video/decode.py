@@ -64,6 +64,58 @@ def _open(path: str | Path) -> av.container.InputContainer:
         raise InvalidVideoError(f"{p} is not a readable video ({type(e).__name__}: {_short(e)})") from None
 
 
+# FFmpeg demuxers that read a bare elementary stream (or a single image) with no container around it. FFmpeg picks
+# them by *guessing* from the first bytes, so random bytes with a few start codes can pass as "H.263" or "MJPEG" and
+# even decode into a garbage frame. Such a file is accepted only when its own name says what it is (``.h264``,
+# ``.mjpeg``: the demuxer's extensions); named ``.mp4`` or anything else, it is not a video.
+RAW_STREAM_FORMATS = frozenset(
+    {
+        "h261",
+        "h263",
+        "h264",
+        "hevc",
+        "vvc",
+        "m4v",
+        "mpegvideo",
+        "cavsvideo",
+        "avs2",
+        "avs3",
+        "vc1",
+        "dirac",
+        "dnxhd",
+        "mjpeg",
+        "mjpeg_2000",
+        "rawvideo",
+        "obu",
+        "ingenient",
+        "image2",
+        "image2pipe",
+        "tty",
+        "bin",
+        "xbin",
+        "idf",
+        "adf",
+    }
+)
+
+
+def _check_container(container: av.container.InputContainer, path: str | Path) -> None:
+    """Refuse a guessed raw elementary stream or image (see ``RAW_STREAM_FORMATS``) unless the file name says so."""
+    fmt = container.format
+    names = set(fmt.name.split(","))
+    if not (names & RAW_STREAM_FORMATS or any(n.endswith("_pipe") for n in names)):
+        return
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix and (suffix in names or suffix in {e.lower() for e in (fmt.extensions or ())}):
+        return
+    container.close()
+    image = any(n.endswith("_pipe") or n.startswith("image2") for n in names)
+    raise InvalidVideoError(
+        f"{path} is not a video{' (an image?)' if image else ''}: no video container was found "
+        f"(FFmpeg could only guess a raw {fmt.name} stream from its bytes)"
+    )
+
+
 def _short(e: BaseException) -> str:
     return str(e).splitlines()[0][:160] if str(e) else type(e).__name__
 
@@ -111,6 +163,9 @@ def _probe_key(path: str | Path) -> tuple | None:
 def probe_video(path: str | Path) -> VideoInfo:
     """Read the container header and decode the first frame (to prove the video is readable).
 
+    The stream must come from a real container: a raw elementary stream or image that FFmpeg only guessed from the
+    bytes is refused unless the file's name says what it is (``RAW_STREAM_FORMATS``).
+
     Raises ``InputNotFoundError`` (missing file) or ``InvalidVideoError`` (not a video, corrupt, no frames).
     When the container stores no duration, the packets are counted (demux only, no decoding).
     Results are cached per (resolved path, size, mtime): the preflight check, the pose pass and ``iter_frames``
@@ -134,6 +189,7 @@ def probe_video(path: str | Path) -> VideoInfo:
 
 def _probe(path: str | Path) -> VideoInfo:
     container = _open(path)
+    _check_container(container, path)
     try:
         stream = _video_stream(container, path)
         codec = stream.codec_context.name
