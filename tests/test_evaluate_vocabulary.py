@@ -55,7 +55,7 @@ def test_split_models_start_from_the_given_vocabulary(tmp_path, monkeypatch):
     from crosstrainer.evaluation.runner import train_split_model
 
     got = {}
-    monkeypatch.setattr(recipe, "recipe_main", lambda cfg, train, folder, vocab, **kw: got.setdefault("vocab", vocab))
+    monkeypatch.setattr(recipe, "recipe_main", lambda cfg, train, folder, vocab, **kw: got.update(vocab=vocab, cfg=cfg))
     train = [
         Sample(id="a", commentary=[Commentary(text="Bend your knees.", attributes=["bend knees"])]),
         Sample(id="b", commentary=[Commentary(text="Nice.", attributes=[])]),
@@ -65,6 +65,8 @@ def test_split_models_start_from_the_given_vocabulary(tmp_path, monkeypatch):
     train_split_model(cfg, train, tmp_path / "m", ["bad", "good"], "fp", log=lambda m: None, vocabulary=vocab)
     assert got["vocab"].names == ["knee flexion"]  # the synonym is mapped to the file's name
     assert got["vocab"].get("knee flexion").definition == "how deep the knees bend"
+    assert got["cfg"].name == f"crosstrainer-tiny-test-{tmp_path.name}"  # a split model is not the shipped model
+    assert got["cfg"].version.endswith("+fp")
     got.clear()
     train_split_model(cfg, train, tmp_path / "m2", ["bad", "good"], "fp2", log=lambda m: None)
     assert got["vocab"].names == ["bend knees"]  # without --vocabulary the raw name stays

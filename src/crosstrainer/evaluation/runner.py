@@ -113,6 +113,10 @@ def train_split_model(
         log(f"  note: no training clip has skill-attributes; the model keeps {what}")
         vocab = base
     info = {"eval_fingerprint": fingerprint, "train_ids": [s.id for s in train]}
+    # its own name and version (never the shipped model's): <preset name>-<split folder>, <crosstrainer>+<fingerprint>
+    cfg = dataclasses.replace(
+        cfg, name=f"{cfg.name}-{folder.parent.name}", version=cfg.version or f"{__version__}+{fingerprint[:8]}"
+    )
     card = f"# {cfg.name} (evaluation split model)\n\nTrained by `crosstrainer evaluate` on {len(train)} clips.\n"
     recipe_main(
         cfg,
