@@ -70,9 +70,9 @@ def _interruptible(callback):
         return callback
 
     @functools.wraps(callback)
-    def run(*args, **kwargs):
+    def run(*args, **kwargs) -> None:  # a command's return value is dropped: an int returned by app() is an exit code
         try:
-            return callback(*args, **kwargs)
+            callback(*args, **kwargs)
         except KeyboardInterrupt:
             raise Interrupted("interrupted") from None
 
