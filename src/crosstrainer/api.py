@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -18,10 +18,10 @@ import numpy as np
 
 from crosstrainer.encoders.base import ClipFeatures
 from crosstrainer.encoders.registry import input_kind
-from crosstrainer.errors import ModelError
+from crosstrainer.errors import CrossTrainerError, ModelError
 from crosstrainer.keypoints.skeleton import PoseSequence
 from crosstrainer.model.checkpoint import LoadedParts
-from crosstrainer.model.predict import MAX_STAGE1_WINDOWS, Prediction, predict
+from crosstrainer.model.predict import MAX_STAGE1_WINDOWS, STAGE2_BATCH, Prediction, predict
 from crosstrainer.schema import Assessment, AttributeResult, InputInfo, ModelInfo, Proficiency, Timeline
 from crosstrainer.text.validate import clean_sport
 
@@ -375,6 +375,64 @@ class Assessor:
         )
         report("done", 1.0)
         return AssessmentResult(assessment, pose, clip, {k2: round(v, 4) for k2, v in timings.items()}, path)
+
+    def assess_many(
+        self,
+        paths: list[str | Path],
+        *,
+        kind: str = "auto",
+        skeleton: str | None = None,
+        fps: float | None = None,
+        sport: str | None = None,
+        batch: int = STAGE2_BATCH,
+    ) -> Iterator[tuple[Path, AssessmentResult | CrossTrainerError]]:
+        """Assess many inputs, ``batch`` at a time through one language-model pass (:func:`predict_many`); yields
+        ``(path, result or the input's error)`` in input order. The assessments equal :meth:`assess`'s one by one
+        (timings aside: ``llm_s`` is the batch's time shared out)."""
+        from crosstrainer.encoders.registry import PoseEncoder
+        from crosstrainer.model.predict import ClipInput, predict_many
+
+        if not isinstance(self.encoder, PoseEncoder):  # feature models: no pose analysis to share; one by one
+            for path in paths:
+                try:
+                    yield Path(path), self.assess(path, kind=kind, skeleton=skeleton, fps=fps, sport=sport)
+                except CrossTrainerError as exc:
+                    yield Path(path), exc
+            return
+        sport = clean_sport(sport)
+        for i in range(0, len(paths), max(1, batch)):
+            ready: list[tuple[Path, dict[str, Any]]] = []
+            out: dict[int, tuple[Path, AssessmentResult | CrossTrainerError]] = {}
+            for j, path in enumerate(paths[i : i + max(1, batch)]):
+                t0 = time.perf_counter()
+                try:
+                    pose, k, info = self.encoder.read(path, kind, skeleton, fps, None)
+                    t1 = time.perf_counter()
+                    clip = self.encoder.encode(pose)
+                    movement = analyse_movement(pose)
+                except CrossTrainerError as exc:
+                    out[j] = (Path(path), exc)
+                    continue
+                timings = {n: float(v) for n, v in pose.meta.get("timings", {}).items()}
+                timings.update(read_s=t1 - t0, features_s=time.perf_counter() - t1)
+                item = {"j": j, "pose": pose, "kind": k, "info": info, "clip": clip, "movement": movement}
+                ready.append((Path(path), {**item, "timings": timings}))
+            t2 = time.perf_counter()
+            clips = [ClipInput(r["clip"].features, sport, repetition_windows(r["movement"], r["clip"].times_s))
+                     for _, r in ready]  # fmt: skip
+            preds = predict_many(self.model, self.parts, clips) if clips else []
+            shared = (time.perf_counter() - t2) / max(1, len(ready))
+            for (path, r), pred in zip(ready, preds, strict=True):
+                assessment = build_assessment(
+                    pred, r["clip"], r["pose"], self.parts, path=str(path), kind=r["kind"], info=r["info"],
+                    sport=sport, movement=r["movement"],
+                )  # fmt: skip
+                timings = {**r["timings"], "llm_s": shared, "batched_with": len(ready)}
+                timings["total_s"] = timings["read_s"] + timings["features_s"] + shared
+                rounded = {n: round(v, 4) for n, v in timings.items()}
+                out[r["j"]] = (path, AssessmentResult(assessment, r["pose"], r["clip"], rounded, str(path)))
+            for j in sorted(out):
+                yield out[j]
 
     def assess_features(
         self,
