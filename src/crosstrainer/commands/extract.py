@@ -15,7 +15,9 @@ def register(app: typer.Typer) -> None:
         "crosstrainer extract egoexo:/data/egoexo4d?split=train --encoder precomputed --features-root "
         "/data/egovlpv2 --cache cache/\n\n"
         "crosstrainer extract qevd:/data/qevd --encoder clip --clip-checkpoint /models/clip-vit-b32 --cache cache/\n\n"
-        "accelerate launch --num_processes 4 -m crosstrainer.cli extract ... (each process takes its shard)",
+        "accelerate launch --num_processes 4 -m crosstrainer.cli extract ... (each process takes its shard)\n\n"
+        "crosstrainer extract ui_prmd:/data/ui_prmd --engine ray --cache cache/ (a local Ray instance; "
+        "--address auto for a running cluster; needs the ray extra)",
     )(extract)
 
 
@@ -29,6 +31,15 @@ def extract(
     ),
     features_fps: float | None = typer.Option(None, "--features-fps", help="Rows per second of precomputed files."),
     shard: str | None = typer.Option(None, "--shard", help="I/N: this process takes shard I of N (default: RANK)."),
+    engine: str = typer.Option(
+        "local", "--engine", help="local (this process) | ray (Ray Data workers; pip install 'crosstrainer[ray]')."
+    ),
+    address: str | None = typer.Option(
+        None, "--address", help="--engine ray: a running Ray cluster (auto, HEAD:6379, ray://HEAD:10001)."
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, help="--engine ray: worker processes (default: one per CPU of the instance)."
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Re-extract clips that are already cached."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
@@ -37,7 +48,7 @@ def extract(
     from crosstrainer.data.registry import load_samples
     from crosstrainer.encoders.registry import build_encoder
     from crosstrainer.errors import PartialFailure, UsageError
-    from crosstrainer.features.extract import extract_features, parse_shard
+    from crosstrainer.features.extract import extract_features, extract_features_ray, import_ray, parse_shard
 
     options: dict[str, object] = {}
     if encoder == "clip":
@@ -49,12 +60,37 @@ def extract(
     elif features_root is not None or features_fps is not None:
         raise UsageError("--features-root/--features-fps are only for --encoder precomputed")
 
+    if engine not in ("local", "ray"):
+        raise UsageError(f"--engine must be local or ray, not {engine!r}")
+    if engine == "local" and (address is not None or workers is not None):
+        raise UsageError("--address/--workers are only for --engine ray")
+    if engine == "ray":
+        import_ray()  # before reading the dataset: a missing extra is a one-line error (exit 9)
+
     console = Console(stderr=True, soft_wrap=True)
     samples = load_samples(dataset)
-    enc = build_encoder(encoder, **options)
-    report = extract_features(
-        samples, enc, cache, shard=parse_shard(shard) if shard else None, progress=progress, overwrite=overwrite
-    )
+    if engine == "ray":
+        import functools
+
+        report = extract_features_ray(
+            samples,
+            functools.partial(build_encoder, encoder, **options),
+            cache,
+            address=address,
+            workers=workers,
+            shard=parse_shard(shard) if shard else None,
+            progress=progress,
+            overwrite=overwrite,
+        )
+    else:
+        report = extract_features(
+            samples,
+            build_encoder(encoder, **options),
+            cache,
+            shard=parse_shard(shard) if shard else None,
+            progress=progress,
+            overwrite=overwrite,
+        )
     index, count = report.shard
     shard_text = f" (shard {index}/{count})" if count > 1 else ""
     console.print(

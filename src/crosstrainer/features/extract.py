@@ -21,16 +21,16 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from crosstrainer.data.sample import Sample
 from crosstrainer.encoders.base import VideoEncoder
-from crosstrainer.errors import CrossTrainerError, InputNotFoundError, UsageError
+from crosstrainer.errors import CrossTrainerError, InputNotFoundError, MissingResourceError, UsageError
 from crosstrainer.features.cache import FeatureCache
-from crosstrainer.fileio import atomic_write_json
+from crosstrainer.fileio import atomic_write, atomic_write_json
 
 
 @dataclass
@@ -55,6 +55,15 @@ class ExtractReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "failed": len(self.failures)}
+
+    def count(self, status: str, failure: Failure | None = None) -> None:
+        """Add one clip's outcome (``extract_one``'s status) to the counts."""
+        if status == "cached":
+            self.cached += 1
+        elif status == "extracted":
+            self.extracted += 1
+        elif failure is not None:
+            self.failures.append(failure)
 
 
 def parse_shard(value: str) -> tuple[int, int]:
@@ -106,6 +115,22 @@ def _existing(sample: Sample, path: str, what: str) -> str:
     return path
 
 
+def extract_one(
+    sample: Sample, encoder: VideoEncoder, cache: FeatureCache, overwrite: bool = False
+) -> tuple[str, Failure | None]:
+    """Encode one sample into the cache unless it is there: ``("cached" | "extracted" | "failed", failure)``.
+    An error of the clip (missing video, corrupt file, nobody in frame) is a ``Failure``; any other exception (a
+    bug) propagates and stops the run."""
+    if not overwrite and cache.has(sample.id):
+        return "cached", None
+    try:
+        cache.save(sample.id, encoder.encode(encoder_input(sample, encoder)))
+        return "extracted", None
+    except (CrossTrainerError, ValueError, OSError) as exc:  # a bad clip; bugs elsewhere still stop the run
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        return "failed", Failure(id=sample.id, error=exc.__class__.__name__, reason=reason)
+
+
 def _suffix(shard: tuple[int, int]) -> str:
     return "" if shard[1] == 1 else f".shard-{shard[0]}-of-{shard[1]}"
 
@@ -135,22 +160,137 @@ def extract_features(
     with failures_path.open("w", encoding="utf-8") as failures_fh, bar_ as bar:
         task = bar.add_task(cache.key, total=len(todo))
         for sample in todo:
-            if not overwrite and cache.has(sample.id):
-                report.cached += 1
-                bar.advance(task)
-                continue
-            try:
-                feats = encoder.encode(encoder_input(sample, encoder))
-                cache.save(sample.id, feats)
-                report.extracted += 1
-            except (CrossTrainerError, ValueError, OSError) as exc:  # a bad clip; bugs elsewhere still stop the run
-                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-                failure = Failure(id=sample.id, error=exc.__class__.__name__, reason=reason)
-                report.failures.append(failure)
+            status, failure = extract_one(sample, encoder, cache, overwrite)
+            report.count(status, failure)
+            if failure is not None:
                 failures_fh.write(json.dumps(asdict(failure)) + "\n")
                 failures_fh.flush()
             bar.advance(task)
     report.seconds = round(time.perf_counter() - started, 3)
     summary = cache.dir / f"extract-summary{_suffix(shard)}.json"
     atomic_write_json(summary, report.to_dict(), indent=2)
+    return report
+
+
+# ---- the Ray engine ------------------------------------------------------------------------------------------------
+
+RAY_EXTRA = 'the Ray engine needs Ray Data: pip install "crosstrainer[ray]" (or pip install "ray[data]")'
+
+
+def import_ray() -> Any:
+    """``ray`` with Ray Data, or a MissingResourceError (exit 9) naming the ``ray`` extra."""
+    try:
+        import ray
+        import ray.data
+    except ImportError as exc:
+        raise MissingResourceError(f"{RAY_EXTRA} ({exc})") from exc
+    return ray
+
+
+class RayExtractor:
+    """A Ray Data actor: builds the encoder once, then encodes batches of sample ids into the shared cache.
+
+    Everything a worker writes goes through ``FeatureCache.save`` (temporary file + rename), so a worker killed
+    mid-clip leaves no partial file; Ray restarts the actor and retries the batch, and clips already written by the
+    dead worker are then found in the cache and not encoded twice."""
+
+    def __init__(self, samples: Any, encoder_factory: Callable[[], VideoEncoder], cache_root: str, overwrite: bool):
+        ray = import_ray()
+        self.samples: dict[str, Sample] = ray.get(samples) if isinstance(samples, ray.ObjectRef) else samples
+        self.encoder = encoder_factory()
+        self.cache = FeatureCache.for_encoder(cache_root, self.encoder)
+        self.overwrite = overwrite
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, list[str]] = {"id": [], "status": [], "error": [], "reason": []}
+        for clip_id in batch["id"]:
+            status, failure = extract_one(self.samples[str(clip_id)], self.encoder, self.cache, self.overwrite)
+            out["id"].append(str(clip_id))
+            out["status"].append(status)
+            out["error"].append(failure.error if failure else "")
+            out["reason"].append(failure.reason if failure else "")
+        return out
+
+
+def extract_features_ray(
+    samples: Iterable[Sample],
+    encoder_factory: Callable[[], VideoEncoder],
+    cache_root: str | Path,
+    *,
+    address: str | None = None,
+    workers: int | None = None,
+    shard: tuple[int, int] | str | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> ExtractReport:
+    """``extract_features`` on Ray Data: the same cache, files, failure report and summary, written by a pool of
+    ``workers`` actors (default: one per CPU of the Ray instance) that each build the encoder once.
+
+    ``address``: a running Ray cluster (``"auto"``, ``"ray://head:10001"``, ``"head:6379"``); by default a local
+    instance is started for this run and stopped after it (an already initialised Ray is used as it is). On a
+    cluster, every node must have crosstrainer installed and see ``cache_root`` and the dataset's files at the same
+    paths (a shared file system). ``encoder_factory`` (e.g. ``functools.partial(build_encoder, "pose")``) is
+    pickled to the workers; the samples travel once through Ray's object store. Clips already in the cache are
+    skipped before any work is scheduled (resume), and a worker that dies is replaced and its batch retried."""
+    ray = import_ray()
+    if isinstance(shard, str):
+        shard = parse_shard(shard)
+    shard = shard or (0, 1)
+    todo = shard_samples(samples, *shard)
+    encoder = encoder_factory()
+    cache = FeatureCache.for_encoder(cache_root, encoder)
+    cache.dir.mkdir(parents=True, exist_ok=True)
+    report = ExtractReport(cache_dir=str(cache.dir), encoder=cache.key, shard=shard, total=len(todo))
+    started = time.perf_counter()
+    pending = [s for s in todo if overwrite or not cache.has(s.id)]
+    report.cached = len(todo) - len(pending)
+
+    from crosstrainer.progress import progress_bar
+
+    own_instance = bool(pending) and not ray.is_initialized()
+    if own_instance:
+        ray.init(
+            address=address,
+            num_cpus=workers if address is None else None,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=True,
+            logging_level="ERROR",
+        )
+    try:
+        if pending:
+            pool = max(1, min(len(pending), workers or int(ray.available_resources().get("CPU", 1)) or 1))
+            context = ray.data.DataContext.get_current()
+            context.enable_progress_bars = False
+            context.print_on_execution_start = False
+            # one clip per block and per batch: a dead worker loses (and retries) one clip, never a batch of them
+            ids = ray.data.from_items([{"id": s.id} for s in pending], override_num_blocks=len(pending))
+            results = ids.map_batches(
+                RayExtractor,
+                fn_constructor_kwargs={
+                    "samples": ray.put({s.id: s for s in pending}),
+                    "encoder_factory": encoder_factory,
+                    "cache_root": str(cache_root),
+                    "overwrite": overwrite,
+                },
+                batch_size=1,
+                compute=ray.data.ActorPoolStrategy(size=pool),
+                num_cpus=1,
+            )
+            bar_ = progress_bar("[bold]extract (ray)[/] {task.description}", disable=not progress)
+            with bar_ as bar:
+                task = bar.add_task(cache.key, total=len(pending))
+                for row in results.iter_rows():
+                    failure = Failure(str(row["id"]), str(row["error"]), str(row["reason"]))
+                    report.count(str(row["status"]), failure if row["status"] == "failed" else None)
+                    bar.advance(task)
+    finally:
+        if own_instance:
+            ray.shutdown()
+    report.failures.sort(key=lambda f: f.id)
+    failures_path = cache.dir / f"failures{_suffix(shard)}.jsonl"
+    with atomic_write(failures_path) as fh:
+        fh.writelines(json.dumps(asdict(f)) + "\n" for f in report.failures)
+    report.seconds = round(time.perf_counter() - started, 3)
+    atomic_write_json(cache.dir / f"extract-summary{_suffix(shard)}.json", report.to_dict(), indent=2)
     return report

@@ -115,11 +115,10 @@ def load_parts(folder: str | Path) -> LoadedParts:
 
 def load_model(folder: str | Path) -> tuple[Any, LoadedParts]:
     """Load a saved model for inference: (CrossTrainerModel with the LoRA merged, parts). Any encoder, any LLM spec."""
-    from peft import PeftModel
     from safetensors.torch import load_file
 
     from crosstrainer.model.crosstrainer import CrossTrainerModel
-    from crosstrainer.model.llm import load_causal_lm
+    from crosstrainer.model.llm import load_causal_lm, merge_lora
     from crosstrainer.model.projector import Projector
 
     folder = Path(folder)
@@ -134,7 +133,7 @@ def load_model(folder: str | Path) -> tuple[Any, LoadedParts]:
             f"{folder}: projector outputs {dims.get('out_dim')}-d, LLM {m.llm} has {llm.config.hidden_size}"
         )
     try:
-        llm = PeftModel.from_pretrained(llm, str(folder / "adapter")).merge_and_unload()
+        llm = merge_lora(llm, folder / "adapter")  # peft's merge_and_unload, without peft for a plain LoRA
     except (ValueError, RuntimeError, KeyError) as exc:
         raise ModelError(f"{folder}: the LoRA adapter does not fit {m.llm} ({str(exc).splitlines()[0]})") from exc
     projector = Projector(dims["in_dim"], dims["out_dim"], dims.get("hidden_dim"))
