@@ -123,3 +123,22 @@ def test_plain_take_uid_files_still_work(tmp_path):
     np.save(tmp_path / "take_b.npy", np.ones((3, 2), np.float32))
     enc = PrecomputedEncoder(tmp_path)
     assert enc.input_for(Sample(id="egoexo/x", meta={"take_uid": "take_b"})).name == "take_b.npy"
+
+
+def test_a_take_video_finds_its_features_through_takes_json(tmp_path):
+    """``assess --features`` on an Ego-Exo4D video: takes/<take_name>/... -> takes.json -> <take_uid>_aria01_rgb."""
+    import json
+
+    from crosstrainer.encoders.registry import FileFeatureReader
+
+    root = tmp_path / "egoexo4d"
+    video = root / "takes" / "unc_basketball_03-31-23_02_12" / "frame_aligned_videos" / "aria01_214-1.mp4"
+    video.parent.mkdir(parents=True)
+    video.write_bytes(b"")
+    uid = "0a1b2c3d-0000-4000-8000-000000000001"
+    (root / "takes.json").write_text(json.dumps([{"take_uid": uid, "take_name": "unc_basketball_03-31-23_02_12"}]))
+    folder = tmp_path / "omnivore_video"
+    folder.mkdir()
+    torch.save(torch.zeros(4, 1, 8), folder / f"{uid}_aria01_rgb.pt")
+    torch.save(torch.zeros(4, 1, 8), folder / f"{uid}_cam01_0.pt")
+    assert FileFeatureReader(PrecomputedEncoder(folder), "m").lookup(video).name == f"{uid}_aria01_rgb.pt"

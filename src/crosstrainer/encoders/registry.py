@@ -140,8 +140,12 @@ class FileFeatureReader:
         if source_name:
             names[:0] = [Path(source_name).name, Path(source_name).stem]
         parts = p.parts
-        if "takes" in parts[:-1]:  # Ego-Exo4D: takes/<take_name>/frame_aligned_videos/<cam>.mp4
-            names.insert(0, parts[parts.index("takes") + 1])
+        if "takes" in parts[:-1]:  # Ego-Exo4D: <root>/takes/<take_name>/frame_aligned_videos/<cam>.mp4
+            i = parts.index("takes")
+            names.insert(0, parts[i + 1])
+            uid = _take_uid_of(Path(*parts[:i]) / "takes.json", parts[i + 1])
+            if uid:  # the release names feature files by take uid
+                names.insert(0, uid)
         take_names = list(dict.fromkeys(n for n in names if n))
         candidates: list[str] = []
         for n in take_names:
@@ -172,6 +176,20 @@ class FileFeatureReader:
         file = self.lookup(path, source_name)
         clip = self.encoder.encode(file)
         return clip, "features", {"duration_s": float(clip.num_seconds), "fps": float(clip.meta["source_fps"])}
+
+
+def _take_uid_of(takes_json: Path, take_name: str) -> str | None:
+    """The ``take_uid`` of ``take_name`` in an Ego-Exo4D ``takes.json`` (None when there is no such file or take)."""
+    import json
+
+    try:
+        takes = json.loads(takes_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    for take in takes if isinstance(takes, list) else []:
+        if isinstance(take, dict) and take.get("take_name") == take_name and take.get("take_uid"):
+            return str(take["take_uid"])
+    return None
 
 
 def _describe_encoder(encoder: dict[str, Any]) -> str:
