@@ -32,6 +32,34 @@ def test_cli_offline_text_file(tmp_path, capsys):
     assert rows[0]["attributes"] == ["knee alignment"] and rows[0]["sport"] == "diving" and rows[0]["window"] is None
 
 
+def test_cli_everyday_coaching_comments(tmp_path, capsys):
+    """Synthetic: the 8-line file of issue 14 (it used to end with exit 6 and no items file)."""
+    src = tmp_path / "coach.txt"
+    lines = ["Lower your hips a bit more.", "Keep your back straight.", "Your knees are caving in on the way up.",
+             "His hips are sagging in the plank."]  # fmt: skip
+    src.write_text("\n".join(lines * 2) + "\n", encoding="utf-8")
+    out, items = tmp_path / "vocab.json", tmp_path / "items.jsonl"
+    code = main(["discover", str(src), "--out", str(out), "--items", str(items), "--min-count", "1"])
+    assert code == 0, capsys.readouterr().err
+    assert {"hip alignment", "posture", "knee alignment"} <= set(Vocabulary.load(out).names)
+    rows = [json.loads(line) for line in items.read_text().splitlines()]
+    assert len(rows) == 8 and all(r["attributes"] and "reason" not in r for r in rows)
+
+
+def test_cli_no_attribute_still_writes_items_with_reasons(tmp_path, capsys):
+    """Synthetic praise and chatter only: exit 6, an error that says what was tried, and the items file."""
+    src = tmp_path / "praise.txt"
+    src.write_text("Nice work, great set.\nLovely entry.\nWe start at nine tomorrow.\n", encoding="utf-8")
+    out, items = tmp_path / "vocab.json", tmp_path / "items.jsonl"
+    assert main(["discover", str(src), "--out", str(out), "--items", str(items), "--min-count", "1"]) == 6
+    err = capsys.readouterr().err
+    assert "Tried: offline extractor" in err and "2 praise only" in err and str(items) in err
+    assert not out.exists()
+    rows = [json.loads(line) for line in items.read_text().splitlines()]
+    assert [r["reason"].split(" (")[0] for r in rows] == ["praise only", "praise only", "no corrective clause"]
+    assert rows[1]["praised"] == ["entry and landing technique"]
+
+
 def test_cli_jsonl_with_times_and_config(tmp_path, capsys):
     src = tmp_path / "c.jsonl"
     lines = [

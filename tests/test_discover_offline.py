@@ -1,5 +1,6 @@
-"""The offline extractor and canonicalisation on real commentary (MTL-AQA diving captions; skipped when absent)
-and on a few hand-written sentences (synthetic, stated per test)."""
+"""The offline extractor and canonicalisation on real commentary (MTL-AQA diving captions; skipped when absent),
+on a few hand-written sentences (synthetic, stated per test), and on the hand-labelled held-out coaching comments
+of ``tests/fixtures/coaching_heldout.jsonl`` (written for these tests; see ``benchmarks/bench_discover.py``)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from crosstrainer.discover import DiscoverConfig, Item, discover, read_items
 from crosstrainer.discover.offline import OfflineExtractor, lexicon_scores, split_clauses
 from crosstrainer.discover.prompt import Extraction
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / ".." / "shared" / "data"
 MTL = DATA / "mtl_aqa"
+HELDOUT = ROOT / "tests" / "fixtures" / "coaching_heldout.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +133,75 @@ def test_offline_on_real_mtl_aqa_captions():
     for r in results:
         assert not (r.praise and r.attributes)
         assert set(r.attributes) <= set(vocab.names)
+
+
+def test_everyday_coaching_language(extractor):
+    """Synthetic: the comments of issue 14 (instructions, third-person faults, negations) map to seed attributes."""
+    cases = {
+        "Lower your hips a bit more.": {"hip alignment"},
+        "Keep your back straight.": {"posture"},
+        "Your knees are caving in on the way up.": {"knee alignment"},
+        "His hips are sagging in the plank.": {"hip alignment", "core stability"},
+        "Stop leaning back, keep your torso upright.": {"posture", "trunk control"},
+        "Lift your hips: do not let your lower back sag.": {"hip alignment", "core stability", "posture"},
+        "Keep your elbows pinned to your sides.": {"elbow position"},
+        "Exhale as you push up.": {"breathing"},
+    }
+    out = extractor.extract([Item(str(i), t, "fitness") for i, t in enumerate(cases)])
+    for (text, ok), ext in zip(cases.items(), out, strict=True):
+        assert ext.attributes and set(ext.attributes) & ok, (text, ext.attributes)
+        assert not ext.praise and ext.reason is None
+
+
+def test_praise_is_scoped_per_clause_and_never_a_fault(extractor):
+    """Synthetic, after the MTL-AQA misses of issue 14: praise about the entry neither becomes a fault nor hides
+    a fault about the hands in the same comment."""
+    texts = [
+        "Lovely entry.",
+        "Good board timing.",
+        "Beautiful entry, just a flat hand ripping it.",
+        "Beautiful entry but his hands were apart.",
+        "Perfect form, keep it up.",
+    ]
+    out = extractor.extract([Item(str(i), t, "diving") for i, t in enumerate(texts)])
+    for ext in out[:3] + out[4:]:
+        assert ext.praise and ext.attributes == [] and ext.reason.startswith("praise only"), ext
+    assert out[0].praised == ["entry and landing technique"]
+    mixed = out[3]
+    assert mixed.attributes == ["hand positioning"] and not mixed.praise
+    assert "entry and landing technique" in mixed.praised
+
+
+def test_reason_for_every_comment_without_attributes(tmp_path):
+    """Synthetic: praise, chatter and a fault seen once with min_count 2; the error says what was tried and
+    carries every comment with its reason."""
+    from crosstrainer.discover.pipeline import NoAttributesError
+
+    items = [Item("a", "Nice work, great set."), Item("b", "We start at nine tomorrow."),
+             Item("c", "Your knees are caving in.")]  # fmt: skip
+    with pytest.raises(NoAttributesError) as err:
+        discover(items, DiscoverConfig(min_count=2))
+    msg = str(err.value)
+    assert "Tried: offline extractor" in msg and "1 praise only" in msg and "1 with no corrective clause" in msg
+    assert "knee alignment (1)" in msg and "lower --min-count" in msg
+    reasons = {r.id: r.reason for r in err.value.results}
+    assert reasons["a"] == "praise only" and reasons["b"].startswith("no corrective clause")
+    assert reasons["c"] == "below --min-count 2: knee alignment (1 comment)"
+
+
+def test_heldout_coaching_comments_floor(extractor):
+    """Real-style comments written and hand-labelled for this test before the extractor was tuned (tuning used
+    coaching_dev.jsonl only). Floors sit just under what benchmarks/bench_discover.py measured (docs/attributes.md):
+    precision 0.69, recall 0.76, praise-as-fault 1/25 on this file."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_discover import load_labelled, predict, score
+
+    rows = load_labelled(HELDOUT)
+    assert len(rows) >= 100 and {r["sport"] for r in rows} == {"fitness", "diving", "climbing", "ball sports"}
+    s = score(rows, predict(extractor, rows, DiscoverConfig(min_count=1)))
+    assert s["recall"] >= 0.72, s
+    assert s["precision"] >= 0.65, s
+    assert s["praise_as_fault"] <= 0.05, s
+    assert s["neutral_with_attribute"] == 0, s

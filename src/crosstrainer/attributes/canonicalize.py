@@ -29,12 +29,24 @@ if TYPE_CHECKING:  # imported for annotations only: discover imports this module
 SEED_FILE = "seed_vocabulary.yaml"
 
 
-def load_seed_vocabulary(path: str | Path | None = None) -> Vocabulary:
-    """The seed vocabulary: ``path``, or the one bundled with the package."""
+def load_seed_vocabulary(path: str | Path | None = None, backbone: bool = True) -> Vocabulary:
+    """The seed vocabulary: ``path``, or the one bundled with the package.
+
+    The bundled one also holds the movement backbone (:data:`crosstrainer.movement.BACKBONE`: ``core stability``,
+    ``symmetry``, ``compensation``, ``movement control`` are not in the YAML file), appended after the file's
+    attributes, so discovery and the measured attributes share names; ``backbone=False`` gives the file alone.
+    """
     if path is not None:
         return Vocabulary.load(path)
     with resources.as_file(resources.files("crosstrainer.attributes") / SEED_FILE) as bundled:
-        return Vocabulary.load(bundled)
+        seed = Vocabulary.load(bundled)
+    if backbone:
+        from crosstrainer.movement import BACKBONE
+
+        have = set(seed.names)
+        extra = [a.model_copy(deep=True) for a in BACKBONE if a.name not in have]
+        seed = Vocabulary(attributes=[*seed.attributes, *extra], meta=seed.meta)
+    return seed
 
 
 def map_to_seed(
@@ -43,10 +55,12 @@ def map_to_seed(
     """Raw names that belong to a seed attribute (exact name/synonym, or embedding similarity >= threshold)."""
     from crosstrainer.discover.offline import SeedIndex
 
-    exact = {}
+    exact: dict[str, str] = {}
+    for a in seed.attributes:  # names first, then synonyms; the first attribute to claim a spelling keeps it
+        exact.setdefault(normalise_name(a.name), a.name)
     for a in seed.attributes:
-        for s in [a.name, *a.synonyms]:
-            exact[normalise_name(s)] = a.name
+        for s in a.synonyms:
+            exact.setdefault(normalise_name(s), a.name)
     mapping = {n: exact[normalise_name(n)] for n in names if normalise_name(n) in exact}
     rest = [n for n in names if n not in mapping]
     if rest:

@@ -115,9 +115,20 @@ def discover_command(
     out.parent.mkdir(parents=True, exist_ok=True)
     extractor = make_backend(cfg, cache_dir=out.with_name(out.stem + ".cache"))
     console = Console(stderr=True)
+    from crosstrainer.discover.pipeline import NoAttributesError
+
     with progress_bar(f"discover ({cfg.backend})", console=console, transient=True) as bar:
         task = bar.add_task("items", total=len(items))
-        results, vocab = discover(items, cfg, backend=extractor, progress=lambda n: bar.advance(task, n), source=input)
+        try:
+            results, vocab = discover(
+                items, cfg, backend=extractor, progress=lambda n: bar.advance(task, n), source=input
+            )
+        except NoAttributesError as exc:  # still write every comment with the reason it gave nothing
+            if items_out is None:
+                raise NoAttributesError(f"{exc}; add --items FILE for the reason per comment", exc.results) from exc
+            items_out.parent.mkdir(parents=True, exist_ok=True)
+            write_items(items_out, exc.results)
+            raise NoAttributesError(f"{exc}; the reason per comment is in {items_out}", exc.results) from exc
     vocab.save(out)
     if items_out is not None:
         items_out.parent.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,11 @@ Each output line of ``--items`` (an :class:`ItemResult`)::
 
     {"id": "mtl_aqa/01_004", "sport": "diving", "text": "... a little bent at the hips as he entered ...",
      "time_s": 12.4, "window": [7.4, 12.4], "attributes": ["hip alignment"], "praise": false,
-     "evidence": {"hip alignment": "a little bent at the hips"}}
+     "evidence": {"hip alignment": "a little bent at the hips"}, "praised": []}
+
+``praised`` names what the comment praises (never something to improve); a comment without attributes carries a
+``reason`` (``"praise only (entry and landing technique)"``, ``"no corrective clause ..."``, ``"below --min-count 2:
+pike (1 comment)"``).
 """
 
 from __future__ import annotations
@@ -51,11 +55,14 @@ class ItemResult:
     praise: bool
     evidence: dict[str, str] = field(default_factory=dict)
     error: str | None = None
+    praised: list[str] = field(default_factory=list)
+    reason: str | None = None
 
     def to_json(self) -> str:
         data = asdict(self)
-        if data["error"] is None:
-            del data["error"]
+        for key in ("error", "reason"):
+            if data[key] is None:
+                del data[key]
         return json.dumps(data, ensure_ascii=False)
 
 

@@ -3,12 +3,19 @@
 For each comment:
 
 1. split it into clauses at punctuation and conjunctions (``and``, ``but``, ``so``, ...); fragments shorter than
-   three words are glued back to the clause before (``"vibration of the hips" + "and legs here"``);
-2. score each clause for correction and praise with cue lexicons and negation (``"not perfect"`` corrects,
-   ``"barely a splash"`` praises), plus MiniLM similarity to a few praise and correction prototypes;
-3. keep corrective clauses that talk about the body or the technique (a lexicon of body parts and skill nouns),
-   and map each onto the nearest seed attribute when the cosine similarity reaches ``seed_threshold``; otherwise
-   its key words (``"pike shape"``, ``"ankles"``) become a candidate attribute, clustered later by canonicalisation.
+   three words are glued back to the clause before (``"vibration of the hips" + "and legs here"``); a long run-on
+   clause (speech-to-text) is cut into windows around its cue words;
+2. classify each clause (:func:`classify`): instructions (``"keep your back straight"``, ``"don't let your hips
+   drop"``, ``"chest up"``), faults described in the second or third person (``"his hips are sagging"``), negated
+   descriptions of the body (``"arms not locked"``) and correction cues correct; praise cues praise, with negation
+   (``"not perfect"`` corrects, ``"barely a splash"`` praises); a clause with both loses its praise spans
+   (``"beautiful entry but his hands were apart"`` corrects the hands only); a clause with no cue that talks about
+   the body corrects when MiniLM puts it closer to correction than to praise examples;
+3. map each corrective clause onto the nearest seed attribute by MiniLM similarity (names, definitions, synonyms;
+   a one-word synonym in the clause adds ``HINT_BONUS``), kept at ``seed_threshold - INSTRUCTION_DROP`` with a cue
+   and ``seed_threshold`` without; below it, a clause with a cue gives its key words (``"pike shape"``) as a
+   candidate attribute, clustered later by canonicalisation. Praise clauses never give attributes: what they
+   praise goes to ``praised``. A comment with nothing to improve gets a ``reason``.
 
 A comment whose clauses only praise gives ``praise=True`` and no attributes::
 
@@ -20,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -74,24 +81,84 @@ TOPIC_WORDS = {
 GENERIC_TOPICS = {"back", "take", "follow", "finish", "finished", "finishing", "water", "board", "platform", "spot",
                   "body", "straight", "vertical", "splash", "drop", "rotated", "rotating", "position",
                   "shape", "form", "angle", "opening", "line"}  # fmt: skip
+# cues added for everyday coaching language (instructions, faults described in the second or third person)
+FAULT_WORDS = [
+    "sag", "sags", "sagging", "sagged", "cave", "caves", "caving", "caved", "collapse", "collapses", "collapsing",
+    "collapsed", "drift", "drifts", "drifting", "drifted", "flare", "flares", "flaring", "flared", "rounding",
+    "rounded", "hunch", "hunching", "hunched", "slouch", "slouching", "slumped", "buckle", "buckles", "buckling",
+    "buckled", "wobbles", "wobbling", "lean", "leans", "leaning", "leaned", "swing", "swinging", "swings", "rush",
+    "rushing", "rushes", "piking", "piked", "dipping", "dips", "craning", "tipping", "creeping", "skating",
+    "slipping", "slipped", "stumbled", "stumbling", "sticking out", "chicken-winging", "chicken winging",
+    "overstriding", "over-gripping", "overgripping", "lagging", "lags", "stiff", "stiff-legged", "flailing",
+    "shaking", "jerky", "jerking", "cheating", "compensating", "hyperextending", "overextending", "inward",
+    "split", "splitting", "crossed", "crossing", "drops", "dropping", "lifting off", "coming off", "came off",
+    "comes up", "came up", "popping up", "instead of", "half reps", "half squat", "only half", "partial reps",
+]  # fmt: skip
+PRAISE_PHRASES = [
+    "keep it up", "keep that up", "keep this up", "keep going", "keep doing", "keep up the", "well played",
+    "much better", "way better", "that's it", "thats it", "there you go", "nailed it", "awesome", "bravo",
+    "love that", "loved", "ripping", "ripper", "flat hand", "flat hands", "flat palm", "well cushioned",
+    "balanced", "well balanced", "good job", "great job", "nice job",
+]  # fmt: skip
+INSTRUCTION_VERBS = {
+    "keep", "lower", "lift", "raise", "drive", "push", "pull", "squeeze", "brace", "tuck", "point", "extend",
+    "straighten", "bend", "stop", "avoid", "get", "bring", "turn", "rotate", "open", "relax", "look", "land",
+    "plant", "step", "go", "sit", "stand", "breathe", "exhale", "inhale", "slow", "stay", "hold", "engage",
+    "finish", "follow", "reach", "stretch", "square", "lean", "grip", "move", "jump", "control", "shift", "use",
+    "let", "make", "trust", "pump", "place", "widen", "narrow", "spread", "pin", "lock", "unlock", "soften",
+    "absorb", "press", "roll", "drop", "set", "tighten", "hinge", "stick", "watch", "focus", "try", "remember",
+    "aim", "think", "start", "wait", "release", "toss", "strike", "kick", "shoot", "catch", "check", "sink", "flex",
+    "activate", "transfer", "load", "explode", "accelerate", "pause", "sprint", "clip",
+    "don't", "dont", "never", "chin", "eyes", "chest", "head", "hips", "elbows", "knees", "shoulders",
+    "arms", "feet", "toes", "heels",
+}  # fmt: skip
+# a clause that starts with these is a negative instruction: what follows is the fault, not negated
+NEGATIVE_STARTS = [["don't"], ["dont"], ["do", "not"], ["never"], ["stop"], ["avoid"], ["no", "more"]]
+FILLERS = {
+    "just", "now", "please", "also", "then", "and", "so", "try", "to", "remember", "make", "sure", "you", "need",
+    "have", "gotta", "got", "really", "again", "next", "time", "always", "ok", "okay", "coach",
+}  # fmt: skip
+BODY_PARTS = {t for t in TOPIC_WORDS if t in {
+    "head", "chin", "neck", "eyes", "shoulder", "shoulders", "arm", "arms", "elbow", "elbows", "wrist", "wrists",
+    "hand", "hands", "fingers", "back", "spine", "chest", "torso", "trunk", "core", "hip", "hips", "leg", "legs",
+    "knee", "knees", "ankle", "ankles", "foot", "feet", "toe", "toes", "heel", "heels", "shin", "shins"}}  # fmt: skip
+DIRECTIONS = {
+    "up", "down", "in", "out", "back", "forward", "forwards", "together", "apart", "high", "low", "level", "neutral",
+    "tucked", "locked", "overhead", "square", "wide", "narrow", "inside", "outside", "through",
+}  # fmt: skip
 PRAISE_PROTOTYPES = [
     "a beautiful clean entry with no splash",
     "perfectly vertical, he ripped it",
     "great position, really tight and well controlled",
     "excellent take off and lovely height",
+    "great job, your form looks really good",
+    "well done, that was a solid rep",
 ]
 CORRECTION_PROTOTYPES = [
     "his legs came apart on the entry",
     "she went over and made a big splash",
     "bent at the hips, not quite vertical",
     "a little bit short on the rotation and too close to the board",
+    "your back is rounding as you lift",
+    "you are letting your knees cave in",
+    "keep your chest up and your hips down",
 ]
+INSTRUCTION_DROP = 0.1  # a clause with an explicit correction cue maps to a seed attribute at seed_threshold - this
+SECOND_GAP = 0.0  # a second seed attribute is kept when within this of the best (and above the threshold)
+HINT_BONUS = 0.05  # added to an attribute whose one-word synonym (or name) the clause contains
+# one-word hints beyond the seed's own synonyms (used only when the attribute is in the seed)
+EXTRA_HINTS = {
+    "late": "timing", "early": "timing", "earlier": "timing", "later": "timing", "wobbling": "balance",
+    "wobbled": "balance", "wobbly": "balance", "breath": "breathing", "breathe": "breathing", "deep": "range of motion",
+    "deeper": "range of motion", "side": "symmetry", "sides": "symmetry", "glute": "hip alignment",
+}  # fmt: skip
+EMB_MARGIN = 0.08  # a clause with no cue at all corrects when its correction-prototype margin exceeds this
 
 
 def split_clauses(text: str) -> list[list[str]]:
     """Clauses of a comment as token lists (lower-case), short fragments glued to the clause before."""
     clauses: list[list[str]] = []
-    for chunk in re.split(r"[.,;:!?()\"]+|\s-\s", text.lower()):
+    for chunk in re.split(r"[.,;:!?()\"]+|\s-\s", text.lower().replace("\u2019", "'")):
         current: list[str] = []
         for tok in chunk.split():
             if tok in SPLIT_WORDS:
@@ -115,7 +182,7 @@ def segments(tokens: list[str], max_len: int = 12) -> list[list[str]]:
     """A short clause as is; a long one as windows (4 words before, 6 after) around its cues, overlaps merged."""
     if len(tokens) <= max_len:
         return [tokens]
-    hits = sorted({i for cue in CORRECTION_CUES + PRAISE_CUES for i in _find(tokens, cue)})
+    hits = sorted({i for cue in CORRECTION_CUES + PRAISE_CUES + FAULT_WORDS for i in _find(tokens, cue)})
     spans: list[list[int]] = []
     for i in hits:
         lo, hi = max(0, i - 4), min(len(tokens), i + 7)
@@ -139,10 +206,52 @@ def _negated(tokens: list[str], i: int) -> bool:
     return i >= 1 and tokens[i - 1] == "little" and (i < 2 or tokens[i - 2] != "a")  # "very little splash"
 
 
+def _start(tokens: list[str]) -> int:
+    """Index of the first token after leading fillers (``"just"``, ``"make sure"``, ``"try to"``)."""
+    i = 0
+    while i < len(tokens) - 1 and tokens[i] in FILLERS:
+        i += 1
+    return i
+
+
+def negative_instruction(tokens: list[str]) -> bool:
+    """``"don't let your hips drop"``, ``"stop leaning back"``: the clause names the fault to avoid."""
+    i = _start(tokens)
+    return any(tokens[i : i + len(s)] == s for s in NEGATIVE_STARTS)
+
+
+def praise_phrase(tokens: list[str]) -> list[int]:
+    """Positions of praise phrases (``"keep it up"``, ``"much better"``, ``"flat hand"`` in diving)."""
+    return [i for p in PRAISE_PHRASES for i in _find(tokens, p) if not _negated(tokens, i)]
+
+
+def instruction(tokens: list[str]) -> bool:
+    """An imperative (``"keep your back straight"``, ``"chest up"``), not a praise phrase (``"keep it up"``)."""
+    i = _start(tokens)
+    if 0 in praise_phrase(tokens[i : i + 4]):
+        return False
+    first = tokens[i]
+    if first in BODY_PARTS:  # "chest up", "chin tucked", "arms overhead": body part + direction
+        return any(t in DIRECTIONS for t in tokens[i + 1 : i + 3])
+    return first in INSTRUCTION_VERBS or negative_instruction(tokens)
+
+
+def body_direction(tokens: list[str]) -> bool:
+    """A body part followed by a direction within two words (``"hips up"``, ``"knees caving in"``)."""
+    return any(t in BODY_PARTS and any(u in DIRECTIONS for u in tokens[k + 1 : k + 3]) for k, t in enumerate(tokens))
+
+
 def lexicon_scores(tokens: list[str]) -> tuple[float, float]:
-    """``(correction, praise)`` cue counts of a clause; a negated cue counts for the other side."""
+    """``(correction, praise)`` cue counts of a clause; a negated cue counts for the other side.
+
+    In a negative instruction (``"don't let your hips sag"``) correction cues are not negated: they name the fault.
+    """
     corr = praise = 0.0
     used: set[int] = set()
+    neg_instr = negative_instruction(tokens)
+    for i in praise_phrase(tokens):
+        used.add(i)
+        praise += 1
     for cue in sorted(PRAISE_CUES, key=lambda c: -len(c.split())):
         for i in _find(tokens, cue):
             if i in used:
@@ -152,16 +261,32 @@ def lexicon_scores(tokens: list[str]) -> tuple[float, float]:
                 corr += 1
             else:
                 praise += 1
-    for cue in sorted(CORRECTION_CUES, key=lambda c: -len(c.split())):
+    for cue in sorted(CORRECTION_CUES + FAULT_WORDS, key=lambda c: -len(c.split())):
         for i in _find(tokens, cue):
             if i in used:
                 continue
             used.update(range(i, i + len(cue.split())))
-            if _negated(tokens, i) and cue not in ("lack", "lacking"):
+            if _negated(tokens, i) and cue not in ("lack", "lacking") and not neg_instr:
                 praise += 1
             else:
                 corr += 1
     return corr, praise
+
+
+def praise_spans(tokens: list[str]) -> list[tuple[int, int]]:
+    """Each praise cue and the up to two words it is about (``"beautiful entry"``), as ``(start, end)`` spans."""
+    hits = sorted(i for cue in PRAISE_CUES + PRAISE_PHRASES for i in _find(tokens, cue) if not _negated(tokens, i))
+    spans: list[tuple[int, int]] = []
+    for lo in hits:
+        if spans and lo < spans[-1][1]:
+            continue
+        hi = lo + 1
+        while hi < len(tokens) and hi - lo < 3 and (tokens[hi] in TOPIC_WORDS or tokens[hi] in PRAISE_CUES):
+            hi += 1
+        if hi == lo + 1 and lo >= 1 and tokens[lo - 1] in ("was", "is", "were", "are", "looked", "looks"):
+            lo = max(0, lo - 3, spans[-1][1] if spans else 0)  # "the entry was lovely"
+        spans.append((lo, hi))
+    return spans
 
 
 def key_phrase(tokens: list[str]) -> str:
@@ -176,37 +301,112 @@ def key_phrase(tokens: list[str]) -> str:
     return " ".join(best[:3])
 
 
+def _singular(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
 @dataclass
 class SeedIndex:
-    """Embeddings of every seed attribute's name, ``name: definition`` and synonyms (rows), with their owner."""
+    """Embeddings of every seed attribute's name, ``name: definition`` and synonyms (rows), with their owner.
+
+    ``hints`` maps a one-word synonym (or one-word name) that belongs to a single attribute to that attribute's
+    index: ``"hips"`` -> hip alignment, ``"exhale"`` -> breathing.
+    """
 
     names: list[str]
     owner: np.ndarray
     vectors: np.ndarray
+    hints: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def build(cls, seed: Vocabulary, embed: Callable[[list[str]], np.ndarray]) -> SeedIndex:
         texts, owner = [], []
+        words: dict[str, set[int]] = {}
         for k, a in enumerate(seed.attributes):
             for t in [a.name, f"{a.name}: {a.definition}" if a.definition else a.name, *a.synonyms]:
                 texts.append(t)
                 owner.append(k)
-        return cls([a.name for a in seed.attributes], np.asarray(owner), embed(texts))
+            for t in [a.name, *a.synonyms]:
+                if len(t.split()) == 1:
+                    words.setdefault(_singular(t.lower()), set()).add(k)
+        hints = {w: next(iter(ks)) for w, ks in words.items() if len(ks) == 1}
+        names = [a.name for a in seed.attributes]
+        hints.update({w: names.index(n) for w, n in EXTRA_HINTS.items() if n in names and w not in hints})
+        return cls([a.name for a in seed.attributes], np.asarray(owner), embed(texts), hints)
+
+    def similarities(self, vecs: np.ndarray) -> np.ndarray:
+        """``(N, n_attributes)``: each row's best cosine similarity to each attribute's texts."""
+        sims = vecs @ self.vectors.T
+        per_attr = np.full((len(vecs), len(self.names)), -1.0, dtype=np.float32)
+        for k in range(len(self.names)):
+            per_attr[:, k] = sims[:, self.owner == k].max(axis=1)
+        return per_attr
 
     def best(self, vecs: np.ndarray) -> tuple[list[str], np.ndarray]:
         """Nearest seed attribute of each row and its cosine similarity."""
         if len(vecs) == 0:
             return [], np.zeros(0)
-        sims = vecs @ self.vectors.T
-        per_attr = np.full((len(vecs), len(self.names)), -1.0, dtype=np.float32)
-        for k in range(len(self.names)):
-            per_attr[:, k] = sims[:, self.owner == k].max(axis=1)
+        per_attr = self.similarities(vecs)
         idx = per_attr.argmax(axis=1)
         return [self.names[i] for i in idx], per_attr[np.arange(len(vecs)), idx]
 
+    def hinted(self, tokens: list[str]) -> set[int]:
+        """Attributes named by a one-word synonym in ``tokens``."""
+        return {self.hints[w] for w in map(_singular, tokens) if w in self.hints}
+
+
+@dataclass
+class OfflineExtraction(Extraction):
+    """An :class:`Extraction` plus why nothing was found (``reason``) and what the comment praises (``praised``)."""
+
+    reason: str | None = None
+    praised: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Clause:
+    item: int
+    tokens: list[str]
+    kind: str  # "correct" | "praise" | "maybe" (no cue: the embedding decides)
+    cue: str  # what made it corrective or praise, for the reason line
+    match: list[str]  # the tokens matched to the seed (praise span removed)
+
+
+def classify(tokens: list[str]) -> tuple[str, str, list[str]]:
+    """``(kind, cue, tokens to match)`` of one clause: ``correct``, ``praise``, ``maybe`` or ``none``.
+
+    Instructions (``"keep your back straight"``) and fault descriptions (``"his hips are sagging"``) correct; a
+    clause with praise and no correction cue praises; with both, the praise cue and the words it is about are cut
+    out (``"beautiful entry with the hands apart"`` -> ``"with the hands apart"``) and the rest corrects, unless
+    the cues' balance says praise (``"barely a splash"``).
+    """
+    corr, praise = lexicon_scores(tokens)
+    instr = instruction(tokens)
+    direction = body_direction(tokens)
+    if instr:
+        if praise and not corr and praise_phrase(tokens):
+            return "praise", "praise phrase", tokens
+        return "correct", "instruction", tokens
+    if corr and not praise:
+        return "correct", "correction cue", tokens
+    if praise and not corr:
+        return "praise", "praise cue", tokens
+    if corr and praise:
+        cut = {i for lo, hi in praise_spans(tokens) for i in range(lo, hi)}
+        rest = [t for i, t in enumerate(tokens) if i not in cut]
+        r_corr, r_praise = lexicon_scores(rest)
+        if r_corr > r_praise and len(rest) >= 2:
+            return "correct", "correction cue beside praise", rest
+        return ("correct", "correction cue", tokens) if corr > praise else ("praise", "praise cue", tokens)
+    if direction:
+        return "correct", "body part + direction", tokens
+    if any(t in NEGATORS or t.endswith("n't") for t in tokens) and any(t in BODY_PARTS for t in tokens):
+        return "correct", "negated description of the body", tokens  # "his arms were not locked"
+    return "maybe", "", tokens
+
 
 class OfflineExtractor:
-    """Rule + embedding extractor; ``extract(items)`` returns one :class:`Extraction` per item."""
+    """Rule + embedding extractor; ``extract(items)`` returns one :class:`OfflineExtraction` per item."""
 
     name = "offline"
     model_id = "offline-minilm"
@@ -229,49 +429,101 @@ class OfflineExtractor:
             self._index = SeedIndex.build(self.seed, self.embed)
         return self._index
 
-    def extract(self, items: list[Item], progress: Callable[[int], None] | None = None) -> list[Extraction]:
+    def _attributes(self, index: SeedIndex, sims: np.ndarray, tokens: list[str], threshold: float) -> list[int]:
+        """Seed attributes of one corrective clause: the best (with one-word synonym hints), and a near second."""
+        scores = sims.copy()
+        for k in index.hinted(tokens):
+            scores[k] += HINT_BONUS
+        order = np.argsort(-scores)
+        best = int(order[0])
+        if scores[best] < threshold:
+            return []
+        out = [best]
+        second = int(order[1]) if len(order) > 1 else None
+        if second is not None and scores[second] >= max(threshold, scores[best] - SECOND_GAP):
+            out.append(second)
+        return out
+
+    def extract(self, items: list[Item], progress: Callable[[int], None] | None = None) -> list[OfflineExtraction]:
         index = self._seed_index()
         protos = self.embed(PRAISE_PROTOTYPES + CORRECTION_PROTOTYPES)
         n_praise = len(PRAISE_PROTOTYPES)
-        results = []
+        strict = self.cfg.seed_threshold
+        relaxed = max(0.0, strict - INSTRUCTION_DROP)
+        results: list[OfflineExtraction] = []
         for start in range(0, len(items), 64):
             batch = items[start : start + 64]
-            clauses: list[tuple[int, list[str], float]] = []  # (item in batch, tokens, lexicon margin)
+            clauses: list[_Clause] = []
+            n_clauses = [0] * len(batch)
+            found = [OfflineExtraction() for _ in batch]
             has_praise = [False] * len(batch)
             for b, item in enumerate(batch):
                 for toks in (seg for clause in split_clauses(item.text) for seg in segments(clause)):
-                    corr, praise = lexicon_scores(toks)
-                    topical = any(t in TOPIC_WORDS for t in toks)
-                    if corr == 0 and praise == 0:
+                    n_clauses[b] += 1
+                    kind, cue, match = classify(toks)
+                    if kind == "praise":  # never a fault; what it praises is read from its words (no embedding)
+                        has_praise[b] = True
+                        about = [t for lo, hi in praise_spans(toks) for t in toks[max(0, lo - 2) : hi + 1]] or toks
+                        for a in sorted(index.hinted(about)):
+                            if index.names[a] not in found[b].praised:
+                                found[b].praised.append(index.names[a])
                         continue
-                    if topical or praise > corr:
-                        clauses.append((b, toks, corr - praise))
-            texts = [" ".join(t) for _, t, _ in clauses]
+                    if kind == "maybe" and not (any(t in TOPIC_WORDS for t in toks) or index.hinted(toks)):
+                        continue  # no cue and nothing about the body or the technique: chatter, not embedded
+                    if kind in ("correct", "maybe"):
+                        clauses.append(_Clause(b, toks, kind, cue, match))
+            texts = [" ".join(c.match) for c in clauses]
             vecs = self.embed(texts)
             if len(vecs):
                 proto_sims = vecs @ protos.T
                 emb_margin = proto_sims[:, n_praise:].max(axis=1) - proto_sims[:, :n_praise].max(axis=1)
+                attr_sims = index.similarities(vecs)
             else:
                 emb_margin = np.zeros(0)
-            best, sims = index.best(vecs)
-            found: list[Extraction] = [Extraction() for _ in batch]
-            for k, (b, toks, lex_margin) in enumerate(clauses):
-                margin = lex_margin + 2.0 * float(emb_margin[k])  # > 0: corrects, < 0: praises
-                if margin <= -self.cfg.praise_margin or not any(t in TOPIC_WORDS for t in toks):
-                    has_praise[b] = has_praise[b] or margin < 0
+                attr_sims = np.zeros((0, len(index.names)))
+            near_miss: list[tuple[float, str, str] | None] = [None] * len(batch)
+            for k, c in enumerate(clauses):
+                ext = found[c.item]
+                kind = c.kind
+                if kind == "maybe":  # no cue, but about the body: corrects when closer to the correction examples
+                    kind = "correct" if emb_margin[k] > EMB_MARGIN else "none"
+                if kind != "correct":
                     continue
-                if sims[k] >= self.cfg.seed_threshold:
-                    name = best[k]
-                else:
-                    name = key_phrase(toks)
-                    if not name:
-                        continue
-                ext = found[b]
-                if name not in ext.attributes:
-                    ext.attributes.append(name)
-                    ext.evidence[name] = texts[k]
+                threshold = strict if c.kind == "maybe" else relaxed
+                picked = self._attributes(index, attr_sims[k], c.match, threshold)
+                names = [index.names[a] for a in picked]
+                if not names and c.kind != "maybe":
+                    phrase = key_phrase(c.match)
+                    names = [phrase] if phrase else []
+                if not names:
+                    top = int(np.argmax(attr_sims[k]))
+                    miss = (float(attr_sims[k][top]), index.names[top], texts[k])
+                    if near_miss[c.item] is None or miss[0] > near_miss[c.item][0]:
+                        near_miss[c.item] = miss
+                    continue
+                for name in names:
+                    if name not in ext.attributes:
+                        ext.attributes.append(name)
+                        ext.evidence[name] = texts[k]
             for b, ext in enumerate(found):
                 ext.praise = has_praise[b] and not ext.attributes
+                if ext.attributes:
+                    continue
+                if ext.praise:
+                    ext.reason = "praise only" + (f" ({', '.join(ext.praised)})" if ext.praised else "")
+                elif near_miss[b] is not None:
+                    sim, name, text = near_miss[b]
+                    ext.reason = (
+                        f"corrective clause {text!r} matched no seed attribute "
+                        f"(nearest {name!r} at {sim:.2f}, needs {relaxed:.2f})"
+                    )
+                elif n_clauses[b] == 0:
+                    ext.reason = "no clause of two or more words"
+                else:
+                    ext.reason = (
+                        "no corrective clause (no instruction, fault description or correction cue, "
+                        "and not closer to the correction examples than to praise)"
+                    )
             results.extend(found)
             if progress is not None:
                 progress(len(batch))

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,39 @@ def make_backend(config: DiscoverConfig, cache_dir: str | Path | None = None) ->
     return TransformersChatBackend(config, cache)
 
 
+class NoAttributesError(InvalidAnnotationError):
+    """No attribute reached ``min_count``; ``results`` still holds every comment with the reason it gave nothing."""
+
+    def __init__(self, message: str, results: list[ItemResult]) -> None:
+        super().__init__(message)
+        self.results = results
+
+
+def _reason(ext: Any, raw_kept: list[str], min_count: int, raw_counts: Counter) -> str:
+    """Why a comment ended with no attribute."""
+    if ext.error is not None:
+        return f"extraction failed: {ext.error}"
+    if ext.attributes and not raw_kept:
+        dropped = ", ".join(f"{n} ({raw_counts[n]} comment{'s' * (raw_counts[n] != 1)})" for n in ext.attributes)
+        return f"below --min-count {min_count}: {dropped}"
+    reason = getattr(ext, "reason", None)
+    if reason:
+        return reason
+    return "praise only" if ext.praise else "the extractor named no attribute"
+
+
+def _tried(backend: Any, config: DiscoverConfig, seed: Vocabulary) -> str:
+    if getattr(backend, "name", "") == "offline":
+        from crosstrainer.discover.offline import INSTRUCTION_DROP
+
+        return (
+            f"offline extractor: clauses with an instruction, a fault description or a correction cue matched to "
+            f"{len(seed.attributes)} seed attributes by MiniLM similarity >= "
+            f"{max(0.0, config.seed_threshold - INSTRUCTION_DROP):.2f} (>= {config.seed_threshold:.2f} without a cue)"
+        )
+    return f"{getattr(backend, 'name', 'extractor')} backend, model {getattr(backend, 'model_id', None)}"
+
+
 def discover(
     items: list[Item],
     config: DiscoverConfig,
@@ -50,6 +84,7 @@ def discover(
     extractions = backend.extract(items, progress=progress)
     seed = load_seed_vocabulary(config.seed_vocabulary)
     vocab, canonical = canonicalize(items, extractions, config, seed=seed)
+    raw_counts: Counter = Counter(n for e in extractions for n in set(e.attributes))
     results = []
     for item, ext, names in zip(items, extractions, canonical, strict=True):
         evidence = {}
@@ -70,12 +105,33 @@ def discover(
                 praise=ext.praise and not names,
                 evidence=evidence,
                 error=ext.error,
+                praised=list(getattr(ext, "praised", []) or []),
+                reason=None if names else _reason(ext, names, config.min_count, raw_counts),
             )
         )
     if not vocab.attributes:
-        raise InvalidAnnotationError(
-            f"{source or 'input'}: no skill-attribute seen in at least {config.min_count} of {len(items)} comments "
-            "(lower --min-count, or check that the comments correct technique)"
+        kinds = Counter(
+            "failed"
+            if r.error
+            else "below"
+            if (r.reason or "").startswith("below --min-count")
+            else "praise"
+            if r.praise
+            else "unmatched"
+            if (r.reason or "").startswith("corrective clause")
+            else "none"
+            for r in results
+        )
+        below = ", ".join(f"{n} ({c})" for n, c in raw_counts.most_common(5))
+        raise NoAttributesError(
+            f"{source or 'input'}: no skill-attribute seen in at least {config.min_count} of {len(items)} comments. "
+            f"Tried: {_tried(backend, config, seed)}. Result: {kinds['below']} comments named an attribute seen in "
+            f"fewer than --min-count {config.min_count} comments{f' ({below})' if below else ''}, "
+            f"{kinds['praise']} praise only, {kinds['unmatched']} corrective but matched no seed attribute, "
+            f"{kinds['none']} with no corrective clause"
+            + (f", {kinds['failed']} failed" if kinds["failed"] else "")
+            + (" (lower --min-count)" if kinds["below"] else ""),
+            results,
         )
     n_failed = sum(r.error is not None for r in results)
     vocab.meta = {
