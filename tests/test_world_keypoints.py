@@ -119,3 +119,46 @@ def test_npz_errors(tmp_path):
     np.savez(tmp_path / "c.npz", xyz=_standing(), skeleton="ct17", up="x")
     with pytest.raises(InvalidKeypointsError, match="up must be"):
         read_world_npz(tmp_path / "c.npz")
+
+
+def test_load_keypoints_reads_npz_and_bounds_it_before_reading(tmp_path):
+    from crosstrainer.keypoints.io import ReadLimits, load_keypoints
+
+    path = tmp_path / "stand.npz"
+    np.savez(path, xyz=_standing(40), fps=20.0, skeleton="ct17")
+    pose = load_keypoints(path)
+    assert len(pose) == 40 and pose.fps == 20.0 and pose.meta["xyz"].shape == (40, 17, 3)
+    with pytest.raises(InvalidKeypointsError, match="more than the limit of 10"):
+        load_keypoints(path, limits=ReadLimits(max_frames=10))
+    with pytest.raises(InvalidKeypointsError, match="always x, y, z"):
+        load_keypoints(path, channels="xyc")
+
+
+@pytest.mark.slow
+def test_cli_assesses_a_3d_file(rep, tmp_path):
+    """End to end, as a user runs it: a UI-PRMD repetition in Kinect order, centimetres, z up, facing sideways."""
+    import json
+    import subprocess
+    import sys
+
+    from crosstrainer.data.ui_prmd import KINECT_TO_CT17, NUM_KINECT
+
+    xyz = _rotate_y(rep.pose.meta["xyz"], -40.0) * 100.0
+    kinect = np.zeros((len(xyz), NUM_KINECT, 3))
+    for i, src in enumerate(KINECT_TO_CT17.values()):
+        if src is not None:
+            kinect[:, src] = xyz[:, i]
+    z_up = np.stack([kinect[..., 0], -kinect[..., 2], kinect[..., 1]], axis=-1)
+    path = tmp_path / "squat.npz"
+    np.savez(path, xyz=z_up, fps=30.0, up="z")
+    done = subprocess.run(
+        [sys.executable, "-m", "crosstrainer", "assess", str(path), "--sport", "deep squat", "--json", "-"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["input"]["kind"] == "keypoints"
+    assert result["proficiency"]["level"] in ("needs improvement", "good form")
+    assert abs(result["input"]["duration_s"] - rep.pose.duration_s) < 0.1

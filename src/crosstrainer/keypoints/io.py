@@ -57,8 +57,9 @@ MAX_FPS = 10_000.0
 """The highest frame rate accepted (from ``fps`` or a file): anything above is a corrupt value, not a camera."""
 
 JSON_FORMAT_ID = "crosstrainer.keypoints/v1"
-KEYPOINT_SUFFIXES = (".npy", ".json")
-"""File suffixes read as keypoints (a folder of OpenPose ``*_keypoints.json`` files is read as keypoints too)."""
+KEYPOINT_SUFFIXES = (".npy", ".json", ".npz")
+"""File suffixes read as keypoints (a folder of OpenPose ``*_keypoints.json`` files is read as keypoints too); ``.npz``
+holds 3-D joints (``keypoints.world``)."""
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,17 @@ def load_keypoints(
         raise InputNotFoundError(f"keypoints not found: {p}")
     if fps is not None:
         _check_fps(fps, p, "fps")
+    if p.suffix.lower() == ".npz":  # 3-D joints, turned to face the camera and projected (keypoints.world)
+        from crosstrainer.keypoints.world import read_world_npz
+
+        _no_channels(channels, "a 3-D .npz (always x, y, z)")
+        pose = read_world_npz(p, fps, skeleton, max_frames=limits.max_frames)
+        if pose.duration_s > limits.max_duration_s:
+            raise InvalidKeypointsError(
+                f"{p}: {_hours(pose.duration_s)} of keypoints is longer than the limit of "
+                f"{_hours(limits.max_duration_s)}; pass --max-duration SECONDS to allow more"
+            )
+        return pose
     named = resolve_layout(skeleton) if skeleton else None
     times: np.ndarray | None = None
     file_fps: float | None = None

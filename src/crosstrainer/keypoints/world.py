@@ -26,6 +26,7 @@ counts are ambiguous (17 joints may be COCO or CT17 or Human3.6M) and must be na
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -174,9 +175,20 @@ def world_to_pose(
     return pose
 
 
-def read_world_npz(path: str | Path, fps: float | None = None, skeleton: str | None = None) -> PoseSequence:
+def _declared_shape(data: Any) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype of the ``xyz`` member, read from its header before any data is (a bound on hostile files)."""
+    with data.zip.open("xyz.npy") as f:
+        version = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(f)
+    return shape, dtype
+
+
+def read_world_npz(
+    path: str | Path, fps: float | None = None, skeleton: str | None = None, max_frames: int | None = None
+) -> PoseSequence:
     """A ``.npz`` of 3-D keypoints (module docstring) as the front-view ``PoseSequence``; ``fps`` and ``skeleton``
-    given here win over the file's."""
+    given here win over the file's. ``max_frames``: refuse a file whose header declares more frames, unread."""
     p = Path(path)
     if not p.is_file():
         raise InputNotFoundError(f"keypoints file not found: {p}")
@@ -184,11 +196,19 @@ def read_world_npz(path: str | Path, fps: float | None = None, skeleton: str | N
         with np.load(p, allow_pickle=False) as data:
             if "xyz" not in data.files:
                 raise InvalidKeypointsError(f"{p}: a 3-D keypoints .npz needs an 'xyz' array (found {data.files})")
+            shape, dtype = _declared_shape(data)
+            if len(shape) != 3 or shape[2] != 3 or dtype.kind not in "fiu":
+                raise InvalidKeypointsError(f"{p}: xyz must be (frames, joints, 3) real numbers, got {shape} {dtype}")
+            if max_frames is not None and shape[0] > max_frames:
+                raise InvalidKeypointsError(
+                    f"{p}: {shape[0]:,} frames, more than the limit of {max_frames:,}; pass --max-frames N to allow "
+                    "more"
+                )
             xyz = data["xyz"]
             meta = {k: data[k] for k in ("fps", "skeleton", "up") if k in data.files}
     except InvalidKeypointsError:
         raise
-    except (OSError, ValueError, EOFError) as exc:
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
         raise InvalidKeypointsError(f"{p}: not a readable .npz file ({exc})") from None
     try:
         file_fps = float(meta["fps"]) if "fps" in meta else None
