@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -247,6 +248,8 @@ def extract_features_ray(
 
     from crosstrainer.progress import progress_bar
 
+    ray_data_log = logging.getLogger("ray.data")
+    log_level = ray_data_log.level
     own_instance = bool(pending) and not ray.is_initialized()
     if own_instance:
         ray.init(
@@ -261,10 +264,12 @@ def extract_features_ray(
         if pending:
             pool = max(1, min(len(pending), workers or int(ray.available_resources().get("CPU", 1)) or 1))
             context = ray.data.DataContext.get_current()
-            context.enable_progress_bars = False
-            context.print_on_execution_start = False
-            # one clip per block and per batch: a dead worker loses (and retries) one clip, never a batch of them
-            ids = ray.data.from_items([{"id": s.id} for s in pending], override_num_blocks=len(pending))
+            context.enable_progress_bars = False  # ours below; Ray Data's INFO/WARNING lines are silenced too
+            ray_data_log.setLevel(logging.ERROR)
+            # small blocks (one clip each up to 32 per worker): a task that dies with its worker is retried whole,
+            # and the clips that worker had already written are then found in the cache, not encoded again
+            blocks = min(len(pending), 32 * pool)
+            ids = ray.data.from_items([{"id": s.id} for s in pending], override_num_blocks=blocks)
             results = ids.map_batches(
                 RayExtractor,
                 fn_constructor_kwargs={
@@ -285,6 +290,7 @@ def extract_features_ray(
                     report.count(str(row["status"]), failure if row["status"] == "failed" else None)
                     bar.advance(task)
     finally:
+        ray_data_log.setLevel(log_level)
         if own_instance:
             ray.shutdown()
     report.failures.sort(key=lambda f: f.id)
