@@ -510,7 +510,9 @@ class JobManager:
             lock = contextlib.nullcontext() if getattr(assessor, "thread_safe", False) else self._assess_lock
             with lock:
                 progress("assessing", 0.0)
-                result = assessor.assess(str(job.upload_path), kind=job.kind, progress=progress, **job.options)
+                result = assessor.assess(
+                    str(job.upload_path), kind=job.kind, progress=progress, source_name=job.filename, **job.options
+                )  # the original name: a model on precomputed features finds the take's file by it
             self._present(job, result)
             job.stage, job.progress = "rendering report", 0.96
             self._save_report(job, self._renderer(result))

@@ -110,10 +110,14 @@ def scrub(text: str, private_path: Path, name: str) -> str:
 
     >>> scrub("cannot open '/tmp/up-x/1f2e.mp4' (EOF)", Path("/tmp/up-x/1f2e.mp4"), "curl.mp4")
     "cannot open 'curl.mp4' (EOF)"
+    >>> scrub("Invalid data: '/srv/st/upload)", Path("/srv/st/uploads/1f2e.mp4"), "curl.mp4")
+    "Invalid data: 'curl.mp4)"
     """
     text = re.sub(
         re.escape(str(private_path.parent)) + r"(?:/[0-9a-f]{0,32}(?:\.[a-z0-9]{0,5})?)?", lambda _: name, text
     )
+    # a decoder may cut the path inside the upload folder's own name ('<state>/upload' of '<state>/uploads/...')
+    text = re.sub(re.escape(str(private_path.parent.parent)) + r"/[^\s'\")]*", lambda _: name, text)
     return text.replace(private_path.name, name)
 
 
