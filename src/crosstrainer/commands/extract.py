@@ -32,7 +32,9 @@ def extract(
     features_fps: float | None = typer.Option(None, "--features-fps", help="Rows per second of precomputed files."),
     shard: str | None = typer.Option(None, "--shard", help="I/N: this process takes shard I of N (default: RANK)."),
     engine: str = typer.Option(
-        "local", "--engine", help="local (this process) | ray (Ray Data workers; pip install 'crosstrainer[ray]')."
+        "local",
+        "--engine",
+        help="local (this process) | ray (Ray Data workers; needs the ray extra, see docs/data.md).",
     ),
     address: str | None = typer.Option(
         None, "--address", help="--engine ray: a running Ray cluster (auto, HEAD:6379, ray://HEAD:10001)."
