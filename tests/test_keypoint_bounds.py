@@ -236,3 +236,37 @@ def test_bad_fps_and_times_in_json(tmp_path: Path) -> None:
     path.write_text('{"frames": [[[1' + "0" * 5000 + ", 2]]]}")  # an integer beyond Python's 4300-digit limit
     with pytest.raises(InvalidKeypointsError, match="malformed JSON"):
         load_keypoints(path)
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"frames": [5, [[1, 2, 3]] * 17]},  # TypeError: object of type 'int' has no len()
+        [{"frame_id": None, "instances": True}],  # TypeError: 'bool' object is not iterable
+        {"meta_info": None, "instance_info": [{"frame_id": None, "instances": 1.0}]},  # 'float' ... not iterable
+        [{"frame_id": 0, "instances": [None]}],  # AttributeError: 'NoneType' object has no attribute 'get'
+        [{"frame_id": 0, "instances": [{"keypoints": [[1, 2]] * 17, "keypoint_scores": [""] * 17}]}],  # ValueError
+        [{"frame_id": 0, "instances": [{"keypoints": [[1, 2]] * 17, "keypoint_scores": [{}] * 17}]}],  # TypeError
+        [{"image_id": [1], "keypoints": [1, 2, 1] * 17}],  # TypeError: unhashable type: 'list' (found by review)
+    ],
+)
+def test_fuzzer_finds_are_invalid_keypoints(tmp_path: Path, doc) -> None:
+    """Crashes (exit 1, HTTP 500) of the readers as they were before issue 12, found by the fuzzer
+    (tests/test_fuzz_keypoints.py, docs/reliability.md#fuzzing): each is now a one-line InvalidKeypointsError."""
+    path = tmp_path / "k.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(InvalidKeypointsError) as e:
+        load_keypoints(path)
+    assert "\n" not in str(e.value)
+
+
+def test_cut_npy_headers_are_unreadable_not_a_crash(tmp_path: Path) -> None:
+    """NumPy's header parser raises tokenize.TokenError or SyntaxError on a header cut short (fuzzer finds)."""
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "<f4", "fortran_order": False, "shape": ()})
+    for tail in (b"\0" * 8 + b"[", b"\0" * 8):
+        (tmp_path / "cut.npy").write_bytes(buf.getvalue()[:119] + tail)
+        with pytest.raises(InvalidKeypointsError, match=r"not a readable \.npy array"):
+            load_keypoints(tmp_path / "cut.npy")

@@ -712,7 +712,8 @@ def save_keypoints(pose: PoseSequence, path: str | Path, layout: str | None = No
 
     ``.npy``: (T, J, 3) float32 of x, y, confidence in ``layout`` (default ``mediapipe33``, J=33, so the file is also
     valid MediaPipe-33 data; joints CT17 lacks are NaN with confidence 0). An npy stores no frame rate: pass
-    ``fps=pose.fps`` when loading. ``.json``: ``{"format", "skeleton": "ct17", "fps", "times_s", "frames"}`` keeps
+    ``fps=pose.fps`` when loading, and no ``skeleton`` (a named ``mediapipe33`` reads a third value as z), or
+    ``channels="xyc"``. ``.json``: ``{"format", "skeleton": "ct17", "fps", "times_s", "frames"}`` keeps
     everything, including uneven frame times (default layout ``ct17``).
     """
     path = Path(path)
