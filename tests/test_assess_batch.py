@@ -38,8 +38,8 @@ def test_batch_equals_one_by_one_and_keeps_errors_in_order(tmp_path):
     bad.write_text("{not json")
     files.insert(1, bad)
     assessor = Assessor.load()
-    alone = {f: assessor.assess(f, skeleton="mediapipe33") for f in files if f != bad}
-    batched = list(assessor.assess_many(files, skeleton="mediapipe33", batch=4))
+    alone = {f: assessor.assess(f) for f in files if f != bad}
+    batched = list(assessor.assess_many(files, batch=4))
     assert [p for p, _ in batched] == files
     assert isinstance(batched[1][1], InvalidKeypointsError)
     for path, result in batched:

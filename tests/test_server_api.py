@@ -403,3 +403,25 @@ def test_upload_checks_run_at_most_check_concurrency_at_once(tmp_path, monkeypat
             t.join(30)
         assert answers == [422] * 4
     assert peak[0] == slots
+
+
+def test_a_25_joint_upload_needs_and_takes_a_skeleton_field(tmp_path):
+    """SYNTHETIC (T, 25, 3) OpenPose array: BODY_25 and BODY_25B are never guessed, so the form names the layout."""
+    import numpy as np
+
+    arr = np.random.default_rng(0).uniform(100, 500, (20, 25, 3)).astype(np.float32)
+    arr[..., 2] = 0.9
+    buf = io.BytesIO()
+    np.save(buf, arr)
+    fake = FakeAssessor()
+    with _client(tmp_path, fake) as client:
+        r = _post(client, buf.getvalue(), name="op.npy")
+        assert r.status_code == 422 and "openpose25b" in r.json()["detail"], r.text
+        r = _post(client, buf.getvalue(), name="op.npy", skeleton="openpose25b")
+        assert r.status_code == 202, r.text
+        assert _wait(client, r.json()["id"])["status"] == "done"
+        assert fake.calls[0]["skeleton"] == "openpose25b"
+        bad = _post(client, buf.getvalue(), name="op.npy", skeleton="kinect99")
+        assert bad.status_code == 422 and "unknown skeleton" in bad.json()["detail"]
+        video = _post(client, SAMPLE.read_bytes(), name="x.mp4", skeleton="coco17")
+        assert video.status_code == 400

@@ -3,7 +3,7 @@
 Routes (the JSON API is described by ``/openapi.json``)::
 
     GET  /                                upload page (static HTML + JS, no CDN)
-    POST /v1/assessments                  multipart field "file" (+ optional "kind", "sport") -> 202 job
+    POST /v1/assessments                  multipart field "file" (+ optional "kind", "sport", "skeleton") -> 202 job
     GET  /v1/assessments/{id}             job status, progress; the assessment JSON when done, the error when failed
     GET  /v1/assessments/{id}/report      the HTML report (422 page when the job failed, 409 while it runs)
     GET  /v1/health                       model state and queue occupancy
@@ -335,6 +335,11 @@ def create_app(
                                 "file": {"type": "string", "format": "binary", "description": uploads.ALLOWED},
                                 "kind": {"type": "string", "enum": ["auto", "video", "keypoints"], "default": "auto"},
                                 "sport": {"type": "string", "description": "optional, e.g. 'bicep curl'"},
+                                "skeleton": {
+                                    "type": "string",
+                                    "description": "keypoint files only: the joint layout when the joint count does "
+                                    "not say it, e.g. openpose25 or openpose25b (25 joints)",
+                                },
                             },
                         }
                     }
@@ -388,7 +393,10 @@ def create_app(
         if "checks" not in limiters:
             limiters["checks"] = anyio.CapacityLimiter(check_slots)
         checks = limiters["checks"]
-        problem = await anyio.to_thread.run_sync(_check_content, path, ftype, limiter=checks)
+        skeleton = upload.fields.get("skeleton", "").strip()[:40] or None
+        if skeleton and ftype.kind != "keypoints":
+            raise HttpError(400, "bad_request", "skeleton applies to keypoint files, not videos")
+        problem = await anyio.to_thread.run_sync(_check_content, path, ftype, skeleton, limiter=checks)
         if problem:
             code = "invalid_video" if ftype.kind == "video" else "invalid_keypoints"
             raise HttpError(422, code, clean_message(problem, path, name))
@@ -396,6 +404,8 @@ def create_app(
         sport = upload.fields.get("sport", "").strip()
         if sport:
             options["sport"] = sport[:100]
+        if skeleton:
+            options["skeleton"] = skeleton
         try:
             return manager.submit(path, filename=name, kind=ftype.kind, options=options)
         except QueueFullError:
@@ -448,7 +458,7 @@ def create_app(
     return app
 
 
-def _check_content(path: Path, ftype: uploads.FileType) -> str | None:
+def _check_content(path: Path, ftype: uploads.FileType, skeleton: str | None = None) -> str | None:
     """A readability check before queuing: probe the video header and first frame, or read the keypoints with the
     same reader (and bounds) as the job. ``None`` when fine, else a one-line reason. A parser that blows its stack
     or memory on a hostile file (deep nesting, a huge declared shape) makes the file invalid, not the server broken.
@@ -460,7 +470,7 @@ def _check_content(path: Path, ftype: uploads.FileType) -> str | None:
             problem = uploads.check_npy(path) if ftype is uploads.NPY else None
             if problem:
                 return problem
-            load_keypoints(path)
+            load_keypoints(path, skeleton)
             return None
         from crosstrainer.video.decode import probe_video
 
