@@ -7,7 +7,6 @@ test uses the real bundled model on real attribute names. Only the METEOR test n
 from __future__ import annotations
 
 import shutil
-import time
 
 import numpy as np
 import pytest
@@ -289,13 +288,11 @@ def test_proficiency_unknown_label_is_a_usage_error():
 # ----------------------------------------------------------------------------------------------- bootstrap
 
 
-def test_bootstrap_accuracy_fast_seeded_and_sane():
+def test_bootstrap_accuracy_seeded_and_sane():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 4, 1000)
     yp = np.where(rng.random(1000) < 0.7, y, (y + 1) % 4)
-    t = time.perf_counter()
     ci = bootstrap_ci(accuracy, y, yp, n=1000, seed=0)
-    assert time.perf_counter() - t < 1.0
     assert isinstance(ci, CI) and ci == bootstrap_ci(accuracy, y, yp, n=1000, seed=0)
     assert ci.low < ci.point < ci.high
     # binomial standard error sqrt(p(1-p)/n) ~ 0.0145 -> 95% interval about +-0.028
