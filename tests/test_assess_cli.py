@@ -49,7 +49,12 @@ def test_missing_file_exit_3(tmp_path: Path, capsys):
 
 @pytest.mark.parametrize(
     ("array", "message"),
-    [(np.zeros((10, 33, 4)), "expected"), (np.zeros((10, 33)), "expected"), (np.zeros((0, 33, 3)), "")],
+    [
+        (np.zeros((10, 33, 5)), "expected"),
+        (np.zeros((10, 33)), "expected"),
+        (np.zeros((10, 33, 4)), "missing"),
+        (np.zeros((0, 33, 3)), ""),
+    ],
 )
 def test_bad_keypoint_arrays_exit_6(tmp_path: Path, capsys, array: np.ndarray, message: str):
     path = tmp_path / "kp.npy"
