@@ -113,7 +113,7 @@ def test_sigint_during_a_batch_exits_130_and_keeps_finished_outputs(tmp_path: Pa
     out = tmp_path / "out"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "COLUMNS": "200"}
     cmd = [*corpus.crosstrainer_command(), "assess", str(inputs), "--skeleton", "coco17", "--out-dir", str(out)]
-    cmd += ["--model", str(model_dir)]
+    cmd += ["--model", str(model_dir), "--batch-size", "1"]  # one input per language-model pass: outputs one by one
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 400
     while proc.poll() is None and time.monotonic() < deadline and not list(out.glob("*.json")):
@@ -157,6 +157,15 @@ def _stub_assessor(monkeypatch, interrupt_on: str | None = None) -> list[str]:
                 attributes=[],
             )
             return SimpleNamespace(assessment=a, source_path=str(path))
+
+        def assess_many(self, paths, batch=8, **kwargs):  # as the real one: in order, errors yielded, Ctrl-C raised
+            from crosstrainer.errors import CrossTrainerError
+
+            for path in paths:
+                try:
+                    yield Path(path), self.assess(path, **kwargs)
+                except CrossTrainerError as exc:
+                    yield Path(path), exc
 
     monkeypatch.setattr(api, "Assessor", Stub)
     return seen

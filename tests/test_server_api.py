@@ -182,7 +182,7 @@ def test_any_unexpected_error_is_the_documented_json_500(tmp_path, monkeypatch, 
     """Whatever an upload check raises, the answer is ``{"detail", "code"}`` (no traceback, no path), not text."""
     import crosstrainer.server.app as app_module
 
-    def boom(path, ftype):
+    def boom(path, ftype, *rest):
         raise exc
 
     monkeypatch.setattr(app_module, "_check_content", boom)
@@ -208,7 +208,7 @@ def test_keep_alive_connection_survives_a_500(tmp_path, monkeypatch):
 
     import crosstrainer.server.app as app_module
 
-    def boom(path, ftype):
+    def boom(path, ftype, *rest):
         raise RecursionError("maximum recursion depth exceeded while decoding a JSON array")
 
     monkeypatch.setattr(app_module, "_check_content", boom)
@@ -381,7 +381,7 @@ def test_upload_checks_run_at_most_check_concurrency_at_once(tmp_path, monkeypat
 
     now, peak, lock = [0], [0], threading.Lock()
 
-    def slow_check(path, ftype):
+    def slow_check(path, ftype, *rest):
         with lock:
             now[0] += 1
             peak[0] = max(peak[0], now[0])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import importlib
 import os
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -182,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{error_line(exc)} (internal error: {exc.__class__.__name__}; rerun with --debug)", file=sys.stderr)
             code = 1
     if argv is None:
+        # the work is over and its outcome decided: a Ctrl-C during interpreter shutdown (library finalisers)
+        # must neither print a traceback nor turn a finished run into a failure
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         sys.exit(code)
     return code
 
