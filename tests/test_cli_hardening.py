@@ -55,14 +55,6 @@ def test_bad_input_corpus(tmp_path: Path, model_dir: Path):
     _run_corpus(tmp_path, [c for c in cases if not c.slow])
 
 
-@pytest.mark.slow
-def test_bad_input_corpus_cases_that_load_the_model(tmp_path: Path, model_dir: Path):
-    """The corpus cases whose documented outcome is only known after the model loads (a video with nobody in it)."""
-    slow = [c for c in corpus.make_corpus(tmp_path / "corpus") if c.slow]
-    assert [c.code for c in slow] == [5]
-    _run_corpus(tmp_path, slow)
-
-
 def _run_corpus(tmp_path: Path, cases: list) -> None:
     for c in cases:
         if "mkdir" in c.extra:

@@ -255,6 +255,43 @@ def _warnings(pose: PoseSequence | None, clip: ClipFeatures, info: dict[str, Any
     return out
 
 
+@dataclass
+class PoseRead:
+    """An input's pose read before the model loads: ``result`` = (pose, kind, info) of ``PoseEncoder.read``."""
+
+    result: tuple[PoseSequence, Literal["video", "keypoints"], dict[str, Any]]
+    seconds: float
+
+
+def read_pose_early(
+    path: str | Path,
+    model_dir: str | Path | None = None,
+    kind: str = "auto",
+    skeleton: str | None = None,
+    fps: float | None = None,
+    sample_fps: float = 10.0,
+    max_side: int = 640,
+) -> PoseRead | None:
+    """For a pose model (the bundled default unless ``model_dir``): read the input's pose *before* the language
+    model loads, so a video with nobody in it fails at once (``NoPersonError``) instead of after the load. None for
+    a model that reads no pose, or a model folder that cannot be read (its load reports that)."""
+    from crosstrainer.encoders.registry import PoseEncoder
+    from crosstrainer.model.checkpoint import read_manifest
+
+    folder = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
+    try:
+        m = read_manifest(folder)
+    except ModelError:
+        return None
+    if m.encoder.get("name") != PoseEncoder().kinematics.name:
+        return None
+    encoder = _model_encoder(m, folder, None, None)
+    encoder.sample_fps, encoder.max_side = sample_fps, max_side
+    t0 = time.perf_counter()
+    result = encoder.read(path, kind, skeleton, fps, None)
+    return PoseRead(result, time.perf_counter() - t0)
+
+
 def _model_encoder(manifest: Any, folder: Path, features: Any, clip_checkpoint: Any) -> Any:
     from crosstrainer.encoders.registry import encoder_for_model
 
@@ -326,17 +363,23 @@ class Assessor:
         sport: str | None = None,
         progress: Progress | None = None,
         source_name: str | None = None,
+        read: PoseRead | None = None,
     ) -> AssessmentResult:
         """Assess one input. ``source_name``: the input's original file name when ``path`` is a renamed copy (an
-        upload); a model that reads precomputed features finds the take's file by it."""
+        upload); a model that reads precomputed features finds the take's file by it. ``read``: the input's pose
+        already read by :func:`read_pose_early` (so it is not read twice)."""
         from crosstrainer.encoders.registry import PoseEncoder
 
         t0 = time.perf_counter()
         if not isinstance(self.encoder, PoseEncoder):
             return self.assess_features(path, sport=sport, progress=progress, source_name=source_name)
-        pose, k, info = self.encoder.read(path, kind, skeleton, fps, progress)
+        if read is not None:
+            (pose, k, info), read_s = read.result, read.seconds
+        else:
+            pose, k, info = self.encoder.read(path, kind, skeleton, fps, progress)
+            read_s = time.perf_counter() - t0
         timings = {n: float(v) for n, v in pose.meta.get("timings", {}).items()}
-        timings["read_s"] = time.perf_counter() - t0
+        timings["read_s"] = read_s
         result = self.assess_pose(pose, path=str(path), kind=k, info=info, sport=sport, progress=progress)
         result.timings = {**{n: round(v, 4) for n, v in timings.items()}, **result.timings}
         result.timings["total_s"] = round(time.perf_counter() - t0, 4)

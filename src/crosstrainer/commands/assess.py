@@ -152,10 +152,16 @@ def assess_command(
             _raise_failures(failures, files)
     from crosstrainer.report.terminal import render_assessment
 
+    early = None
+    if not batch and features is None:  # a pose model reads the input first: a video with nobody in it fails at once
+        from crosstrainer.api import read_pose_early
+
+        with console.status("reading the input...", spinner="dots"):
+            early = read_pose_early(files[0], model, kind, skeleton, fps, sample_fps)
     with console.status("loading model...", spinner="dots"):
         assessor = Assessor.load(model, sample_fps=sample_fps, features=features, clip_checkpoint=clip_checkpoint)
     if not batch:
-        result = assessor.assess(files[0], kind=kind, skeleton=skeleton, fps=fps, sport=sport)
+        result = assessor.assess(files[0], kind=kind, skeleton=skeleton, fps=fps, sport=sport, read=early)
         _emit(result, json_out, report, quiet, console, render_assessment)
         return
     from crosstrainer.progress import progress_bar
