@@ -106,7 +106,15 @@ def test_sigint_during_a_batch_exits_130_and_keeps_finished_outputs(tmp_path: Pa
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "COLUMNS": "200"}
     cmd = [*corpus.crosstrainer_command(), "assess", str(inputs), "--skeleton", "coco17", "--out-dir", str(out)]
     cmd += ["--model", str(model_dir), "--batch-size", "1"]  # one input per language-model pass: outputs one by one
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=corpus.default_sigint,
+    )
     deadline = time.monotonic() + 400
     while proc.poll() is None and time.monotonic() < deadline and not list(out.glob("*.json")):
         time.sleep(0.1)

@@ -144,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         warnings.filterwarnings("ignore", category=UserWarning)
     args = list(argv) if argv is not None else sys.argv[1:]
+    if argv is None:  # the process is ours (not a test calling main): remember a Ctrl-C even if a library drops it
+        from crosstrainer.commands import watch_sigint
+
+        watch_sigint()
     try:
         rv = app(args=args, standalone_mode=False)
         # standalone_mode=False: typer *returns* the code of a typer.Exit (and 130 for a Ctrl-C outside a command)

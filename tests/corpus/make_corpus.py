@@ -227,6 +227,12 @@ def _cpu_of(pid: int) -> float:
         return 0.0
 
 
+def default_sigint() -> None:
+    """In the child: Ctrl-C back to its default. A test run started in the background (``cmd &``, nohup) ignores
+    SIGINT, every child inherits that, and Python then never raises KeyboardInterrupt: nothing to test."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_case(case: Case, cwd: str | Path, env: dict[str, str] | None = None) -> Outcome:
     """Run one case's command line in ``cwd``; returns exit code, stderr, wall and CPU seconds (children too)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "COLUMNS": "200", **(env or {})}
@@ -240,6 +246,7 @@ def run_case(case: Case, cwd: str | Path, env: dict[str, str] | None = None) -> 
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # a SIGINT sent to the process alone, as a terminal would
+        preexec_fn=default_sigint,
     )
     if case.sigint_after_cpu_s is not None:
         deadline = time.perf_counter() + case.max_wall_s

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from crosstrainer.commands import use_threads
+from crosstrainer.commands import raise_if_interrupted, use_threads
 from crosstrainer.errors import (
     CrossTrainerError,
     InputNotFoundError,
@@ -160,8 +160,10 @@ def assess_command(
             early = read_pose_early(files[0], model, kind, skeleton, fps, sample_fps)
     with console.status("loading model...", spinner="dots"):
         assessor = Assessor.load(model, sample_fps=sample_fps, features=features, clip_checkpoint=clip_checkpoint)
+    raise_if_interrupted()  # a Ctrl-C during the model's imports may have been swallowed by a library callback
     if not batch:
         result = assessor.assess(files[0], kind=kind, skeleton=skeleton, fps=fps, sport=sport, read=early)
+        raise_if_interrupted()
         _emit(result, json_out, report, quiet, console, render_assessment)
         return
     from crosstrainer.progress import progress_bar
@@ -181,6 +183,7 @@ def assess_command(
             for f, result in assessor.assess_many(
                 todo, kind=kind, skeleton=skeleton, fps=fps, sport=sport, batch=batch_size
             ):
+                raise_if_interrupted()
                 if isinstance(result, CrossTrainerError):
                     failures.append((f, result))
                     progress.console.print(f"[red]error[/] {f}: {result} (exit code {result.exit_code})")
