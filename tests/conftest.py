@@ -11,6 +11,26 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+
+def _hypothesis_profiles() -> None:
+    """The fuzz tests' example counts: ``ci`` (default: a few dozen per test, derandomised so CI is reproducible) or
+    ``fuzz`` (``HYPOTHESIS_PROFILE=fuzz``, ``FUZZ_EXAMPLES`` each, default 2000; ``make fuzz``)."""
+    from hypothesis import HealthCheck, settings
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    common = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
+    settings.register_profile("ci", max_examples=30, derandomize=True, database=None, **common)
+    settings.register_profile(
+        "fuzz",
+        max_examples=int(os.environ.get("FUZZ_EXAMPLES", "2000")),
+        database=DirectoryBasedExampleDatabase(".cache/hypothesis"),
+        **common,
+    )
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+_hypothesis_profiles()
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT / ".." / "shared" / "data"
 SAMPLE_CLIP = ROOT / "examples" / "sample_bicep_curl.mp4"

@@ -16,32 +16,20 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
-from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.extra import numpy as hnp
 
 from crosstrainer.errors import CrossTrainerError, InputNotFoundError, InvalidKeypointsError
 from crosstrainer.keypoints.filtering import clean_pose
 from crosstrainer.keypoints.io import ReadLimits, load_keypoints
 from crosstrainer.keypoints.skeleton import NUM_JOINTS, PoseSequence
-
-_COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
-settings.register_profile("ci", max_examples=30, derandomize=True, database=None, **_COMMON)
-settings.register_profile(
-    "fuzz",
-    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "2000")),
-    database=DirectoryBasedExampleDatabase(".cache/hypothesis"),
-    **_COMMON,
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 LIMITS = ReadLimits(max_frames=2000, max_duration_s=600.0)
 """Small limits, so that generated files can also cross them."""

@@ -2,33 +2,21 @@
 the documented answer (a ``FileType`` or ``None`` from ``sniff``; ``None`` or a one-line reason from ``check_json`` /
 ``check_npy``; an ``Upload``, ``BadUpload`` or ``UploadTooLarge`` from ``receive_multipart``), never another exception.
 
-Profiles as in ``test_fuzz_keypoints`` (``HYPOTHESIS_PROFILE=ci`` by default, ``fuzz`` for ``make fuzz``).
+Profiles from ``conftest.py`` (``HYPOTHESIS_PROFILE=ci`` by default, ``fuzz`` for ``make fuzz``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
-from hypothesis.database import DirectoryBasedExampleDatabase
 
 from crosstrainer.server import uploads
-
-_COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
-settings.register_profile("ci", max_examples=30, derandomize=True, database=None, **_COMMON)
-settings.register_profile(
-    "fuzz",
-    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "2000")),
-    database=DirectoryBasedExampleDatabase(".cache/hypothesis"),
-    **_COMMON,
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 MAGIC = st.sampled_from(
     [b"", b"\x00\x00\x00\x18ftyp", b"\x00\x00\x00\x08moov", b"\x1a\x45\xdf\xa3", b"RIFF\x00\x00\x00\x00AVI ",

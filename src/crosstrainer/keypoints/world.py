@@ -33,9 +33,8 @@ from typing import Any
 import numpy as np
 
 from crosstrainer.errors import InputNotFoundError, InvalidKeypointsError
-from crosstrainer.keypoints.skeleton import JOINTS, NUM_JOINTS, PoseSequence
+from crosstrainer.keypoints.skeleton import NUM_JOINTS, J, PoseSequence
 
-J = {name: i for i, name in enumerate(JOINTS)}
 UP_AXES = ("y", "-y", "z")
 TORSO_M = 0.5
 """Median shoulder-centre to hip-centre distance the person is scaled to (the unit of the file is free)."""
