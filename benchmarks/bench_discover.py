@@ -1,8 +1,14 @@
 """Benchmark the offline discover extractor on hand-labelled coaching comments (a script, not a test).
 
-Inputs: ``tests/fixtures/coaching_heldout.jsonl`` (114 comments: fitness, diving, climbing, ball sports; labelled
-before the extractor was tuned, never used for tuning) and ``tests/fixtures/coaching_dev.jsonl`` (44 comments, the
-set the thresholds and lexicons were tuned on). Each line::
+Inputs, hand-labelled comments (fitness, diving, climbing, ball sports), one JSON object a line:
+
+* ``dev``: ``tests/fixtures/coaching_dev.jsonl`` (44 comments), the first tuning set;
+* ``seen``: ``tests/fixtures/coaching_heldout.jsonl`` (114 comments), written as the held-out set of the first
+  version; its errors were looked at after that, so it became tuning material too (reported as ``seen``);
+* ``blind``: ``tests/fixtures/coaching_blind.jsonl`` (127 comments), written and committed (``ab4be22``) before the
+  second round of tuning, which used only the errors of ``dev`` and ``seen``.
+
+Each line::
 
     {"id": "h001", "sport": "fitness", "text": "...", "faults": [["knee alignment"], ["footwork", "balance"]],
      "praised": [["range of motion"]], "praise": true}
@@ -25,7 +31,8 @@ Metrics, per set:
   anything at all in a comment with no fault, is predicted as something to improve / comments that praise;
 * **neutral-with-attribute**: comments that neither praise nor correct but get an attribute / such comments.
 
-    .venv/bin/python benchmarks/bench_discover.py [--json benchmarks/results/discover.json] [--show-errors dev]
+    .venv/bin/python benchmarks/bench_discover.py [--json benchmarks/results/discover.json]
+    .venv/bin/python benchmarks/bench_discover.py --sets dev seen --show-errors dev seen --json /tmp/d.json  # tuning
 """
 
 from __future__ import annotations
@@ -42,7 +49,11 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
-SETS = {"heldout": FIXTURES / "coaching_heldout.jsonl", "dev": FIXTURES / "coaching_dev.jsonl"}
+SETS = {
+    "dev": FIXTURES / "coaching_dev.jsonl",
+    "seen": FIXTURES / "coaching_heldout.jsonl",
+    "blind": FIXTURES / "coaching_blind.jsonl",
+}
 BASELINE_COMMIT = "da7b70b"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -93,7 +93,11 @@ FAULT_WORDS = [
     "shaking", "jerky", "jerking", "cheating", "compensating", "hyperextending", "overextending", "inward",
     "split", "splitting", "crossed", "crossing", "drops", "dropping", "lifting off", "coming off", "came off",
     "comes up", "came up", "popping up", "instead of", "half reps", "half squat", "only half", "partial reps",
+    "switching off", "switches off", "switched off", "was off", "is off", "were off", "are off", "looked off",
+    "hesitating", "overshot", "overshooting", "tipping", "toppling",
 ]  # fmt: skip
+# a correction cue that is the goal, not the fault, next to these words ("back flat" is what a lifter wants)
+CUE_GOALS = {"flat": {"back", "backs"}}
 PRAISE_PHRASES = [
     "keep it up", "keep that up", "keep this up", "keep going", "keep doing", "keep up the", "well played",
     "much better", "way better", "that's it", "thats it", "there you go", "nailed it", "awesome", "bravo",
@@ -152,7 +156,77 @@ EXTRA_HINTS = {
     "wobbled": "balance", "wobbly": "balance", "breath": "breathing", "breathe": "breathing", "deep": "range of motion",
     "deeper": "range of motion", "side": "symmetry", "sides": "symmetry", "glute": "hip alignment",
 }  # fmt: skip
+# phrases of coaching language that name the attribute a corrective clause is about, whatever body part it
+# mentions: the fault or the skill itself ("too late" is timing, "tipping forward" balance, "all the way down"
+# range of motion). In a corrective clause they replace the embedding's guess, which then only adds an attribute
+# named by a body word of the clause ("his head comes up too early": timing and head position).
+ATTRIBUTE_CUES = {
+    "timing": ["too late", "too early", "too soon", "late", "early", "earlier", "mistimed", "hesitating",
+               "hesitate", "hesitated"],
+    "balance": ["off balance", "balance", "wobble", "wobbles", "wobbling", "wobbled", "wobbly", "tipping",
+                "toppling", "topple", "stumble", "stumbling", "stumbled", "your weight", "his weight", "her weight",
+                "their weight", "weight shift", "weight transfer", "falling over", "fall over"],
+    "stability": ["shaking", "shaky", "shakes", "steady", "unsteady", "stability"],
+    "control and tempo": ["momentum", "jerky", "jerking", "too fast", "too quick", "too quickly", "slow down",
+                          "slow it down", "swing your body", "swinging your body", "tempo"],
+    "range of motion": ["depth", "deep", "deeper", "all the way", "full range", "full extension", "half reps",
+                        "half squat", "partial reps", "range of motion", "parallel"],
+    "breathing": ["deep breath", "breath", "breathe", "breathing", "exhale", "inhale"],
+    "spacing and distance": ["too far", "too close", "closer", "far from", "away from the", "distance"],
+    "entry and landing technique": ["splash", "land", "lands", "landed", "landing", "entry"],
+    "power generation": ["explode", "explosive", "explosively", "leg drive", "with your legs", "from your legs",
+                         "through your legs", "more height", "enough height", "power"],
+    "follow through": ["follow through", "follow-through", "finish high", "finish over", "finish through",
+                       "stopping your swing", "stop your swing"],
+    "compensation": ["using your back", "do the work", "doing the work", "cheating", "compensating", "muscling"],
+    "hand positioning": ["grip", "gripping", "over-gripping", "overgripping", "regrip"],
+    "footwork": ["step", "steps", "stride", "overstriding", "stance", "footwork"],
+    "rotation": ["rotation", "rotate", "over-rotated", "under-rotated", "over-rotating", "under-rotating", "spin"],
+}  # fmt: skip
+# a phrase after these names the phase, not the attribute ("legs apart on the entry", "at the top of the jump")
+PHASE_PREPOSITIONS = {"on", "through", "at", "in", "into", "during", "after", "before", "from", "until", "to"}
+DETERMINERS = {"the", "a", "an", "his", "her", "your", "their", "my", "each", "every", "that", "this"}
+# the two sides compared ("her left side pushes harder than her right"): symmetry, whatever the body part
+SIDE_WORDS = [["left", "right"], ["one", "side", "other"]]
+COMPARATIVES = {
+    "than", "behind", "ahead", "before", "lagging", "lags", "uneven", "unevenly", "same", "more", "less", "harder",
+    "weaker", "stronger", "faster", "slower", "lower", "higher", "wider", "further", "earlier", "later", "better",
+    "worse",
+}  # fmt: skip
 EMB_MARGIN = 0.08  # a clause with no cue at all corrects when its correction-prototype margin exceeds this
+
+
+def side_comparison(tokens: list[str]) -> bool:
+    """The clause compares the two sides of the body (``"the left arm finishes before the right"``)."""
+    sides = any(all(w in tokens for w in pair) for pair in SIDE_WORDS)
+    return sides and any(t in COMPARATIVES for t in tokens)
+
+
+def _phase(tokens: list[str], i: int) -> bool:
+    """``tokens[i]`` follows a preposition of time or place (``"on the entry"``): it names the phase."""
+    j = i - 1
+    while j >= 0 and tokens[j] in DETERMINERS:
+        j -= 1
+    return j >= 0 and tokens[j] in PHASE_PREPOSITIONS
+
+
+def named_attributes(tokens: list[str]) -> list[tuple[int, str]]:
+    """``(position, attribute)`` named by :data:`ATTRIBUTE_CUES` phrases in a clause, in order (longest first);
+    a phrase after a preposition of phase (``"on the entry"``) names no attribute."""
+    hits: list[tuple[int, str]] = []
+    used: set[int] = set()
+    phrases = sorted(((p, a) for a, ps in ATTRIBUTE_CUES.items() for p in ps), key=lambda pa: -len(pa[0].split()))
+    for phrase, attr in phrases:
+        n = len(phrase.split())
+        for i in _find(tokens, phrase):
+            if used.isdisjoint(range(i, i + n)):
+                used.update(range(i, i + n))
+                if not _phase(tokens, i):
+                    hits.append((i, attr))
+    first: dict[str, int] = {}
+    for i, a in sorted(hits):
+        first.setdefault(a, i)
+    return [(i, a) for a, i in first.items()]
 
 
 def split_clauses(text: str) -> list[list[str]]:
@@ -179,7 +253,11 @@ def split_clauses(text: str) -> list[list[str]]:
 
 
 def segments(tokens: list[str], max_len: int = 12) -> list[list[str]]:
-    """A short clause as is; a long one as windows (4 words before, 6 after) around its cues, overlaps merged."""
+    """A short clause as is; a long one as windows (4 words before, 6 after) around its cues, overlaps merged.
+
+    ``max_len`` is 12 for transcripts without punctuation (run-on speech) and ``WRITTEN_MAX_LEN`` for written text,
+    whose clauses were already cut at punctuation.
+    """
     if len(tokens) <= max_len:
         return [tokens]
     hits = sorted({i for cue in CORRECTION_CUES + PRAISE_CUES + FAULT_WORDS for i in _find(tokens, cue)})
@@ -191,6 +269,9 @@ def segments(tokens: list[str], max_len: int = 12) -> list[list[str]]:
         else:
             spans.append([lo, hi])
     return [tokens[lo:hi] for lo, hi in spans]
+
+
+WRITTEN_MAX_LEN = 24
 
 
 def _find(tokens: list[str], cue: str) -> list[int]:
@@ -263,7 +344,7 @@ def lexicon_scores(tokens: list[str]) -> tuple[float, float]:
                 praise += 1
     for cue in sorted(CORRECTION_CUES + FAULT_WORDS, key=lambda c: -len(c.split())):
         for i in _find(tokens, cue):
-            if i in used:
+            if i in used or CUE_GOALS.get(cue, set()) & set(tokens[max(0, i - 3) : i + 2]):
                 continue
             used.update(range(i, i + len(cue.split())))
             if _negated(tokens, i) and cue not in ("lack", "lacking") and not neg_instr:
@@ -430,12 +511,26 @@ class OfflineExtractor:
         return self._index
 
     def _attributes(self, index: SeedIndex, sims: np.ndarray, tokens: list[str], threshold: float) -> list[int]:
-        """Seed attributes of one corrective clause: the best (with one-word synonym hints), and a near second."""
+        """Seed attributes of one corrective clause.
+
+        Two sides compared give ``symmetry``; phrases of :data:`ATTRIBUTE_CUES` give the attributes they name, plus
+        the embedding's best when a body word before them names it (the subject: ``"his head comes up too
+        early"``); otherwise the embedding's best (with one-word synonym hints) and a near second.
+        """
+        if side_comparison(tokens) and "symmetry" in index.names:
+            return [index.names.index("symmetry")]
         scores = sims.copy()
-        for k in index.hinted(tokens):
+        hinted = index.hinted(tokens)
+        for k in hinted:
             scores[k] += HINT_BONUS
         order = np.argsort(-scores)
         best = int(order[0])
+        named = [(i, index.names.index(a)) for i, a in named_attributes(tokens) if a in index.names]
+        if named:
+            subject = index.hinted([t for t in tokens[: named[0][0]] if t in BODY_PARTS])
+            picked = [k for _, k in named[:2]]
+            extra = [best] if best in subject and best not in picked and scores[best] >= threshold else []
+            return picked + extra
         if scores[best] < threshold:
             return []
         out = [best]
@@ -458,7 +553,8 @@ class OfflineExtractor:
             found = [OfflineExtraction() for _ in batch]
             has_praise = [False] * len(batch)
             for b, item in enumerate(batch):
-                for toks in (seg for clause in split_clauses(item.text) for seg in segments(clause)):
+                max_len = WRITTEN_MAX_LEN if re.search(r"[.,;:!?]", item.text) else 12
+                for toks in (seg for clause in split_clauses(item.text) for seg in segments(clause, max_len)):
                     n_clauses[b] += 1
                     kind, cue, match = classify(toks)
                     if kind == "praise":  # never a fault; what it praises is read from its words (no embedding)
@@ -472,6 +568,10 @@ class OfflineExtractor:
                         continue  # no cue and nothing about the body or the technique: chatter, not embedded
                     if kind in ("correct", "maybe"):
                         clauses.append(_Clause(b, toks, kind, cue, match))
+            # a clause with no cue in a comment that praises and corrects nothing elaborates the praise ("good
+            # job, your back stayed flat the whole set"): it is not embedded as a possible fault
+            corrects = {c.item for c in clauses if c.kind == "correct"}
+            clauses = [c for c in clauses if not (c.kind == "maybe" and has_praise[c.item] and c.item not in corrects)]
             texts = [" ".join(c.match) for c in clauses]
             vecs = self.embed(texts)
             if len(vecs):
