@@ -65,28 +65,27 @@ def test_generation_stops_at_eos(tiny_model, monkeypatch) -> None:
     from crosstrainer.model.crosstrainer import Turn
 
     llm, eos = tiny_model.llm, tiny_model.eos_id
-    calls = []
-    original = llm.generate
+    decode_steps = []  # one entry per forward pass that feeds a generated token
+    original = llm.forward
 
     def spy(*args, **kwargs):
-        out = original(*args, **kwargs)
-        calls.append(len(out.scores))
-        return out
+        ids = kwargs.get("input_ids")
+        if ids is not None and kwargs.get("position_ids") is not None and ids.shape[-1] == 1:
+            decode_steps.append(1)
+        return original(*args, **kwargs)
 
     head = llm.lm_head
-    step = {"n": 0}
 
     def biased(hidden):
         logits = torch.nn.functional.linear(hidden, head.weight)
-        step["n"] += 1
-        if step["n"] >= 2:  # the first new token is ordinary, the second is EOS
+        if decode_steps:  # the first new token (from the prompt pass) is ordinary, the second is EOS
             logits[..., eos] += 1e4
         return logits
 
-    monkeypatch.setattr(llm, "generate", spy)
+    monkeypatch.setattr(llm, "forward", spy)
     monkeypatch.setattr(head, "forward", biased)
     ((text, probs),) = tiny_model.generate([Turn(np.zeros((3, 16), np.float32), "<video>\nHow was it?")], 20)
-    assert calls == [2]  # stopped after EOS, far before max_new_tokens
+    assert len(decode_steps) == 1  # stopped after EOS, far before max_new_tokens
     assert len(probs) == 1 and "<|im_end|>" not in text
 
 

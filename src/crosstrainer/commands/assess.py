@@ -117,7 +117,7 @@ def assess_command(
     ),
     threads: int | None = typer.Option(None, "--threads", help="CPU threads for the language model."),
     batch_size: int = typer.Option(
-        8, "--batch-size", min=1, help="Several inputs: how many go through the language model together."
+        32, "--batch-size", min=1, help="Several inputs: how many go through the language model together."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No terminal report (errors still go to stderr)."),
 ) -> None:

@@ -22,8 +22,6 @@ bounds their probability.
 
 from __future__ import annotations
 
-import copy
-import inspect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,7 +31,7 @@ from typing import Any, cast
 import torch
 
 from crosstrainer.model import prompts
-from crosstrainer.model.crosstrainer import CrossTrainerModel, Turn
+from crosstrainer.model.crosstrainer import CrossTrainerModel, Turn, cache_kwarg, output_cache, select_cache
 
 Answer = tuple[str, ...]
 """A candidate Stage-I answer: the attribute names it lists, in order; ``()`` is ``"none"``."""
@@ -108,33 +106,10 @@ class _State:
     next_position: torch.Tensor  # (rows,) position id of the next token
 
 
-def _output_cache(out: Any) -> Any:
-    cache = getattr(out, "past_key_values", None)
-    return getattr(out, "cache", None) if cache is None else cache
-
-
 def _run_prefix(model: CrossTrainerModel, turns: Sequence[Turn]) -> _State:
-    """One forward pass over the left-padded prompt+video prefixes, keeping the KV cache (as ``generate`` does)."""
-    embeds, _, mask = model._pad([Turn(t.features, t.user) for t in turns], left=True)
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)  # generate()'s position ids for left padding
-    out = model.llm(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
-    return _State(_output_cache(out), out.logits[:, -1].float().log_softmax(-1), mask, positions[:, -1] + 1)
-
-
-def _cache_kwarg(llm: Any) -> str:
-    """``cache`` in newer transformers (5.2x+), ``past_key_values`` before."""
-    return "cache" if "cache" in inspect.signature(llm.forward).parameters else "past_key_values"
-
-
-def _select_cache(cache: Any, rows: torch.Tensor) -> Any:
-    """A cache whose batch rows are ``cache``'s rows ``rows`` (repeats allowed), leaving ``cache`` unchanged."""
-    if hasattr(cache, "layers"):  # transformers >= 4.56: shallow copies; batch_select_indices re-binds tensors
-        new = copy.copy(cache)
-        new.layers = [copy.copy(layer) for layer in cache.layers]
-    else:
-        new = copy.deepcopy(cache)
-    new.batch_select_indices(rows)
-    return new
+    """One forward pass over the prompt+video prefixes, keeping the KV cache (:meth:`CrossTrainerModel.prefill`)."""
+    start = model.prefill(list(turns))
+    return _State(start.cache, start.last_logits.log_softmax(-1), start.mask, start.next_position)
 
 
 def _extend(
@@ -181,13 +156,13 @@ def _extend(
                 attention_mask=mask,
                 position_ids=positions,
                 use_cache=True,
-                **{_cache_kwarg(model.llm): _select_cache(state.cache, idx)},
+                **{cache_kwarg(model.llm): select_cache(state.cache, idx)},
             )
             log_probs = out.logits.float().log_softmax(-1)
             token_lp = torch.cat([token_lp, log_probs[:, : width - 1].gather(2, ids[:, 1:, None])[..., 0]], 1)
             if keep:
                 last = log_probs[torch.arange(len(chunk), device=dev), lens - 1]
-                kept = _State(_output_cache(out), last, mask, state.next_position[idx] + lens)
+                kept = _State(output_cache(out), last, mask, state.next_position[idx] + lens)
                 if watch is not None:
                     w_lp = torch.cat([state.last_log_probs[idx, watch, None], log_probs[..., watch]], 1)
                     watched += [w_lp[i, : len(toks) + 1].tolist() for i, (_, toks) in enumerate(chunk)]

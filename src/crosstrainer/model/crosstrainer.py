@@ -3,11 +3,23 @@
 Video features (one vector per second) are projected into the LLM's token-embedding space and spliced into
 the chat prompt where ``<video>`` stands; text around them is embedded by the LLM's own embedding table.
 Training puts labels only on the assistant's answer, which ends with EOS so that generation stops.
+
+Inference shares work between turns: the text before ``<video>`` (system prompt and chat header, 28 tokens with
+SmolLM2) is the same in every prompt, so its KV cache is computed once and each turn's pass starts after it
+(:meth:`CrossTrainerModel.prefill`); greedy decoding (:meth:`CrossTrainerModel.generate`) drops a row from the batch
+as soon as it has ended. A batch's row layout, for turns whose video+text parts differ in length::
+
+    [shared prefix (cached)][pad pad][video][text after video]   <- attention mask 1..1 0 0 1..1, positions skip pads
+    [shared prefix (cached)][video......][text after video..]
 """
 
 from __future__ import annotations
 
+import copy
+import inspect
+import threading
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,6 +41,44 @@ class Turn:
     target: str | None = None
 
 
+@dataclass
+class Prefill:
+    """Where decoding or scoring continues from after a batch's prompts: the KV ``cache`` (batch = rows),
+    ``last_logits`` (rows, vocab) float32 for the next token, the attention ``mask`` (rows, L) of what the cache
+    holds (0 = padding) and each row's ``next_position`` id."""
+
+    cache: Any
+    last_logits: torch.Tensor
+    mask: torch.Tensor
+    next_position: torch.Tensor
+
+
+def output_cache(out: Any) -> Any:
+    """The KV cache of a forward pass (``past_key_values``; ``cache`` in newer transformers)."""
+    cache = getattr(out, "past_key_values", None)
+    return getattr(out, "cache", None) if cache is None else cache
+
+
+def cache_kwarg(llm: Any) -> str:
+    """The name of the forward argument taking a KV cache: ``cache`` in newer transformers (5.2x+), else
+    ``past_key_values``."""
+    return "cache" if "cache" in inspect.signature(llm.forward).parameters else "past_key_values"
+
+
+def select_cache(cache: Any, rows: torch.Tensor) -> Any:
+    """A cache whose batch rows are ``cache``'s rows ``rows`` (repeats allowed), leaving ``cache`` unchanged."""
+    if hasattr(cache, "layers"):  # transformers >= 4.56: shallow copies; batch_select_indices re-binds tensors
+        new = copy.copy(cache)
+        new.layers = [copy.copy(layer) for layer in cache.layers]
+    else:
+        new = copy.deepcopy(cache)
+    new.batch_select_indices(rows)
+    return new
+
+
+_PREFIX_LOCK = threading.Lock()
+
+
 class CrossTrainerModel(nn.Module):
     def __init__(self, llm: nn.Module, tokenizer, projector: Projector, max_video_tokens: int = 64) -> None:
         super().__init__()
@@ -42,6 +92,14 @@ class CrossTrainerModel(nn.Module):
             int(im_end) if isinstance(im_end, int) and im_end != tokenizer.unk_token_id else int(tokenizer.eos_token_id)
         )
         self.pad_id = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_id)
+        self._prefix_caches: dict[tuple, Any] = {}
+
+    def __getstate__(self) -> dict:  # copies and pickles start without cached prefixes
+        return {**self.__dict__, "_prefix_caches": {}}
+
+    def train(self, mode: bool = True) -> CrossTrainerModel:
+        self._prefix_caches.clear()  # the weights are about to change: cached prompt prefixes would be stale
+        return super().train(mode)
 
     # ---- text pieces -------------------------------------------------------------------------------------------
     def _prompt_ids(self, user: str) -> tuple[list[int], list[int]]:
@@ -81,24 +139,26 @@ class CrossTrainerModel(nn.Module):
         return self.projector(x)
 
     # ---- batches -----------------------------------------------------------------------------------------------
-    def _sequence(self, turn: Turn) -> tuple[torch.Tensor, torch.Tensor]:
-        """Embeddings (L, H) and labels (L,) of one turn; labels are -100 except on the target."""
+    def _sequence(self, turn: Turn, skip: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embeddings (L, H) and labels (L,) of one turn; labels are -100 except on the target. ``skip``: leave out
+        the first ``skip`` prompt tokens (a prefix whose KV cache is already computed)."""
         before, after = self._prompt_ids(turn.user)
+        before = before[skip:]
         target = self._target_ids(turn.target) if turn.target is not None else []
         dev = self._device()
         video = self.projector(self.pool_time(torch.as_tensor(turn.features, dtype=torch.float32, device=dev)))
         emb = self._embed
         parts = [
-            emb(torch.tensor(before, device=dev)),
+            emb(torch.tensor(before, dtype=torch.long, device=dev)),
             video.to(emb.weight.dtype),
-            emb(torch.tensor(after + target, device=dev)),
+            emb(torch.tensor(after + target, dtype=torch.long, device=dev)),
         ]
         labels = torch.full((len(before) + video.shape[0] + len(after),), -100, dtype=torch.long, device=dev)
         labels = torch.cat([labels, torch.tensor(target, dtype=torch.long, device=dev)])
         return torch.cat(parts, 0), labels
 
-    def _pad(self, turns: list[Turn], left: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        seqs = [self._sequence(t) for t in turns]
+    def _pad(self, turns: list[Turn], left: bool, skip: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        seqs = [self._sequence(t, skip) for t in turns]
         length = max(s[0].shape[0] for s in seqs)
         hidden = seqs[0][0].shape[1]
         dev = self._device()
@@ -118,6 +178,51 @@ class CrossTrainerModel(nn.Module):
         out = self.llm(inputs_embeds=embeds, attention_mask=mask, labels=labels)
         return out.loss
 
+    # ---- inference ---------------------------------------------------------------------------------------------
+    def _weights_version(self) -> int:
+        """Changes whenever a trainable weight is updated in place (optimizer steps), invalidating prefix caches."""
+        return sum(p._version for p in self.parameters() if p.requires_grad)
+
+    def _prefix_cache(self, ids: tuple[int, ...]) -> Any:
+        """The KV cache (batch 1) of the prompt tokens ``ids`` that every turn starts with; computed once."""
+        key = (ids, self._weights_version(), torch.is_inference_mode_enabled())
+        with _PREFIX_LOCK:
+            if key not in self._prefix_caches:
+                if len(self._prefix_caches) > 8:
+                    self._prefix_caches.clear()
+                dev = self._device()
+                out = self.llm(input_ids=torch.tensor([ids], device=dev), use_cache=True, logits_to_keep=1)
+                self._prefix_caches[key] = output_cache(out)
+            return self._prefix_caches[key]
+
+    def prefill(self, turns: list[Turn]) -> Prefill:
+        """One forward pass over a batch of prompts (video included), keeping the KV cache.
+
+        The tokens before ``<video>`` that all turns share come from :meth:`_prefix_cache`; the rest of each turn is
+        left-padded after them, with padding masked and position ids that skip it, so a row computes what it
+        would alone (up to floating-point rounding).
+        """
+        starts = [self._prompt_ids(t.user)[0] for t in turns]
+        shared = tuple(starts[0]) if all(s == starts[0] for s in starts) else ()
+        turns = [Turn(t.features, t.user) for t in turns]
+        dev = self._device()
+        embeds, _, mask = self._pad(turns, left=True, skip=len(shared))
+        extra: dict[str, Any] = {}
+        if shared:
+            prefix = self._prefix_cache(shared)
+            extra[cache_kwarg(self.llm)] = select_cache(prefix, torch.zeros(len(turns), dtype=torch.long, device=dev))
+            mask = torch.cat([torch.ones((len(turns), len(shared)), dtype=mask.dtype, device=dev), mask], 1)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)  # generate()'s position ids for left padding
+        out = self.llm(
+            inputs_embeds=embeds,
+            attention_mask=mask,
+            position_ids=positions[:, len(shared) :],
+            use_cache=True,
+            logits_to_keep=1,
+            **extra,
+        )
+        return Prefill(output_cache(out), out.logits[:, -1].float(), mask, positions[:, -1] + 1)
+
     @torch.no_grad()
     def generate(
         self,
@@ -127,29 +232,57 @@ class CrossTrainerModel(nn.Module):
         repetition_penalty: float = 1.0,
     ) -> list[tuple[str, list[float]]]:
         """Greedy answers for a batch of turns: [(text, per-token probabilities)], stopping at EOS or after
-        ``max_new_tokens``; ``no_repeat_ngram_size`` and ``repetition_penalty`` guard against loops."""
-        embeds, _, mask = self._pad(turns, left=True)
-        out = self.llm.generate(
-            inputs_embeds=embeds,
-            attention_mask=mask,
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            no_repeat_ngram_size=no_repeat_ngram_size,
-            repetition_penalty=repetition_penalty,
-            eos_token_id=self.eos_id,
-            pad_token_id=self.pad_id,
-            output_scores=True,
-            return_dict_in_generate=True,
-        )
-        seqs = out.sequences[:, -len(out.scores) :] if out.scores else out.sequences
-        probs = torch.stack([s.float().softmax(-1) for s in out.scores], 1) if out.scores else None
-        results = []
-        for i in range(seqs.shape[0]):
-            ids, p = [], []
-            for k, tok in enumerate(seqs[i].tolist()):
-                if tok == self.eos_id:
-                    break
-                ids.append(tok)
-                p.append(float(probs[i, k, tok]) if probs is not None else 1.0)
-            results.append((self.tokenizer.decode(ids, skip_special_tokens=True).strip(), p))
-        return results
+        ``max_new_tokens``; ``no_repeat_ngram_size`` and ``repetition_penalty`` guard against loops.
+
+        The logits processing is that of transformers' ``generate`` (``RepetitionPenaltyLogitsProcessor`` then
+        ``NoRepeatNGramLogitsProcessor``, both over the generated tokens; probabilities are the softmax of the
+        processed scores), except that the penalty covers every generated token of a left-padded row too
+        (transformers skips as many of them as the row has padding). A row leaves the batch when it ends.
+        """
+        if not turns:
+            return []
+        state = self.prefill(turns)
+        cache, mask, position, logits = state.cache, state.mask, state.next_position, state.last_logits
+        dev = logits.device
+        tokens: list[list[int]] = [[] for _ in turns]
+        probs: list[list[float]] = [[] for _ in turns]
+        alive = list(range(len(turns)))
+        for step in range(max_new_tokens):
+            scores = logits
+            generated = torch.tensor([tokens[i] for i in alive], dtype=torch.long, device=dev).view(len(alive), step)
+            if repetition_penalty != 1.0 and step:
+                seen = scores.gather(1, generated)
+                seen = torch.where(seen < 0, seen * repetition_penalty, seen / repetition_penalty)
+                scores = scores.scatter(1, generated, seen)
+            n = no_repeat_ngram_size
+            if n and step >= n:
+                windows = generated.unfold(1, n, 1)  # every n-gram so far; a match of its first n-1 bans its last
+                matches = (windows[..., :-1] == generated[:, step + 1 - n :].unsqueeze(1)).all(-1)
+                banned = torch.zeros((len(alive), scores.shape[-1] + 1), dtype=torch.bool, device=dev)
+                banned.scatter_(1, torch.where(matches, windows[..., -1], scores.shape[-1]), True)
+                scores = scores.masked_fill(banned[:, :-1], -float("inf"))
+            chosen = scores.argmax(-1)
+            chosen_lp = scores.log_softmax(-1).gather(1, chosen[:, None])[:, 0]
+            keep = []
+            for j, (tok, lp) in enumerate(zip(chosen.tolist(), chosen_lp.tolist(), strict=True)):
+                if tok != self.eos_id:
+                    tokens[alive[j]].append(tok)
+                    probs[alive[j]].append(float(np.exp(lp)))
+                    keep.append(j)
+            if not keep or step + 1 == max_new_tokens:
+                break
+            if len(keep) < len(alive):
+                rows = torch.tensor(keep, dtype=torch.long, device=dev)
+                cache.batch_select_indices(rows)
+                mask, position, chosen = mask[rows], position[rows], chosen[rows]
+                alive = [alive[j] for j in keep]
+            mask = torch.cat([mask, mask.new_ones((len(alive), 1))], 1)
+            out = self.llm(
+                input_ids=chosen[:, None],
+                attention_mask=mask,
+                position_ids=position[:, None],
+                use_cache=True,
+                **{cache_kwarg(self.llm): cache},
+            )
+            cache, logits, position = output_cache(out), out.logits[:, -1].float(), position + 1
+        return [(self.tokenizer.decode(ids, skip_special_tokens=True).strip(), p) for ids, p in zip(tokens, probs)]

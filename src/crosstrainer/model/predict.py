@@ -29,7 +29,7 @@ from crosstrainer.model import prompts
 
 Progress = Callable[[str, float], None]
 STAGE1_BATCH = 16
-STAGE2_BATCH = 8
+STAGE2_BATCH = 32
 MAX_STAGE1_WINDOWS = 32
 """Longer inputs have their neighbouring Stage-I windows merged to this many (a 10-minute clip: 32 windows of about
 19 s, not 300 of 2 s), so the language model's cost stays bounded."""
