@@ -1,6 +1,7 @@
 """The offline extractor and canonicalisation on real commentary (MTL-AQA diving captions; skipped when absent),
-on a few hand-written sentences (synthetic, stated per test), and on the hand-labelled held-out coaching comments
-of ``tests/fixtures/coaching_heldout.jsonl`` (written for these tests; see ``benchmarks/bench_discover.py``)."""
+on a few hand-written sentences (synthetic, stated per test), and on the hand-labelled coaching comments of
+``tests/fixtures/coaching_heldout.jsonl`` (seen in tuning) and ``coaching_blind.jsonl`` (written before the second
+round of tuning; see ``benchmarks/bench_discover.py``)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from crosstrainer.discover.prompt import Extraction
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".." / "shared" / "data"
 MTL = DATA / "mtl_aqa"
-HELDOUT = ROOT / "tests" / "fixtures" / "coaching_heldout.jsonl"
+SEEN = ROOT / "tests" / "fixtures" / "coaching_heldout.jsonl"
+BLIND = ROOT / "tests" / "fixtures" / "coaching_blind.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -189,19 +191,59 @@ def test_reason_for_every_comment_without_attributes(tmp_path):
     assert reasons["c"] == "below --min-count 2: knee alignment (1 comment)"
 
 
-def test_heldout_coaching_comments_floor(extractor):
-    """Real-style comments written and hand-labelled for this test before the extractor was tuned (tuning used
-    coaching_dev.jsonl only). Floors sit just under what benchmarks/bench_discover.py measured (docs/attributes.md):
-    precision 0.69, recall 0.76, praise-as-fault 1/25 on this file."""
+def test_coaching_language_knowledge(extractor):
+    """Synthetic sentences (in none of the labelled sets) for the knowledge of coaching language: the two sides
+    compared are symmetry even with "better" in the clause; a phrase that names the fault wins over the body part it
+    mentions; "on the landing" names the phase, not the attribute; body words of the seed (wrist, neck, chest)
+    name their attribute; "flat back" is a goal; a clause after "but" following praise is still read."""
+    cases = {
+        "Her right leg drives much harder than her left out of the blocks.": {"symmetry"},
+        "He rows better with his left arm than with his right.": {"symmetry"},
+        "You hesitate and jump for the ball too late.": {"timing"},
+        "She keeps tipping forward onto her toes in the lunge.": {"balance"},
+        "His knees drift apart on the landing.": {"knee alignment", "leg position"},
+        "The wrist is bent back on the catch.": {"hand positioning"},
+        "Stop craning your neck to watch the ball.": {"head position"},
+    }
+    out = extractor.extract([Item(str(i), t) for i, t in enumerate(cases)])
+    for (text, ok), ext in zip(cases.items(), out, strict=True):
+        assert ext.attributes and set(ext.attributes) <= ok, (text, ext.attributes)
+    praise, mixed = extractor.extract(
+        [
+            Item("p", "Well done, your back was flat on every pull."),
+            Item("m", "Good effort, but the rhythm fell apart."),
+        ]
+    )
+    assert praise.praise and praise.attributes == []
+    assert mixed.attributes and not mixed.praise
+    _, per_item = canonicalize(
+        [Item("a", "x"), Item("b", "x")], [Extraction(["wrist"]), Extraction(["chest"])], DiscoverConfig(min_count=1)
+    )
+    assert per_item == [["hand positioning"], ["posture"]]
+
+
+@pytest.mark.parametrize(
+    ("path", "floors"),
+    [
+        (SEEN, {"recall": 0.93, "precision": 0.83}),
+        (BLIND, {"recall": 0.75, "precision": 0.8}),
+    ],
+    ids=["seen", "blind"],
+)
+def test_labelled_coaching_comments_floor(extractor, path, floors):
+    """Real-style comments, hand-labelled. ``seen`` (the first held-out set) was used for tuning after its first
+    run; ``blind`` was written and committed before the second round of tuning. Floors sit just under what
+    benchmarks/bench_discover.py measured (docs/attributes.md): seen P 0.862 R 0.968, blind P 0.852 R 0.787 (first
+    blind run: P 0.845 R 0.741), praise-as-fault 0/25 and 1/27."""
     import sys
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from bench_discover import load_labelled, predict, score
 
-    rows = load_labelled(HELDOUT)
+    rows = load_labelled(path)
     assert len(rows) >= 100 and {r["sport"] for r in rows} == {"fitness", "diving", "climbing", "ball sports"}
     s = score(rows, predict(extractor, rows, DiscoverConfig(min_count=1)))
-    assert s["recall"] >= 0.72, s
-    assert s["precision"] >= 0.65, s
+    assert s["recall"] >= floors["recall"], s
+    assert s["precision"] >= floors["precision"], s
     assert s["praise_as_fault"] <= 0.05, s
     assert s["neutral_with_attribute"] == 0, s

@@ -11,7 +11,10 @@ For each comment:
    (``"not perfect"`` corrects, ``"barely a splash"`` praises); a clause with both loses its praise spans
    (``"beautiful entry but his hands were apart"`` corrects the hands only); a clause with no cue that talks about
    the body corrects when MiniLM puts it closer to correction than to praise examples;
-3. map each corrective clause onto the nearest seed attribute by MiniLM similarity (names, definitions, synonyms;
+3. a corrective clause that compares the two sides (``"her left side pushes harder than her right"``) gives
+   ``symmetry``; one with a phrase of :data:`ATTRIBUTE_CUES` (``"too late"``, ``"tipping forward"``, not after a
+   preposition of phase such as ``"on the entry"``) gives the attributes it names; any other goes to the nearest
+   seed attribute by MiniLM similarity (names, definitions, synonyms;
    a one-word synonym in the clause adds ``HINT_BONUS``), kept at ``seed_threshold - INSTRUCTION_DROP`` with a cue
    and ``seed_threshold`` without; below it, a clause with a cue gives its key words (``"pike shape"``) as a
    candidate attribute, clustered later by canonicalisation. Praise clauses never give attributes: what they
@@ -68,7 +71,7 @@ TOPIC_WORDS = {
     "head", "chin", "neck", "eyes", "shoulder", "shoulders", "arm", "arms", "elbow", "elbows", "wrist", "wrists",
     "hand", "hands", "palm", "palms", "fingers", "back", "spine", "chest", "torso", "trunk", "core", "body", "hip",
     "hips", "waist", "bottom", "leg", "legs", "knee", "knees", "shin", "shins", "thigh", "thighs", "ankle", "ankles",
-    "foot", "feet", "toe", "toes", "heel", "heels",
+    "foot", "feet", "toe", "toes", "heel", "heels", "forearm", "forearms",
     # technique
     "entry", "entries", "landing", "takeoff", "take-off", "take", "approach", "hurdle", "jump", "height", "position",
     "shape", "form", "line", "alignment", "balance", "posture", "rotation", "rotating", "rotated", "twist",
@@ -122,10 +125,12 @@ FILLERS = {
     "just", "now", "please", "also", "then", "and", "so", "try", "to", "remember", "make", "sure", "you", "need",
     "have", "gotta", "got", "really", "again", "next", "time", "always", "ok", "okay", "coach",
 }  # fmt: skip
-BODY_PARTS = {t for t in TOPIC_WORDS if t in {
+BODY_PARTS = {
     "head", "chin", "neck", "eyes", "shoulder", "shoulders", "arm", "arms", "elbow", "elbows", "wrist", "wrists",
-    "hand", "hands", "fingers", "back", "spine", "chest", "torso", "trunk", "core", "hip", "hips", "leg", "legs",
-    "knee", "knees", "ankle", "ankles", "foot", "feet", "toe", "toes", "heel", "heels", "shin", "shins"}}  # fmt: skip
+    "hand", "hands", "palm", "palms", "fingers", "back", "spine", "chest", "torso", "trunk", "core", "hip", "hips",
+    "waist", "leg", "legs", "knee", "knees", "ankle", "ankles", "foot", "feet", "toe", "toes", "heel", "heels", "shin",
+    "shins", "thigh", "thighs", "ribs", "abs", "belly", "stomach", "glutes", "pelvis", "forearm", "forearms",
+}  # fmt: skip
 DIRECTIONS = {
     "up", "down", "in", "out", "back", "forward", "forwards", "together", "apart", "high", "low", "level", "neutral",
     "tucked", "locked", "overhead", "square", "wide", "narrow", "inside", "outside", "through",
@@ -184,12 +189,14 @@ ATTRIBUTE_CUES = {
     "rotation": ["rotation", "rotate", "over-rotated", "under-rotated", "over-rotating", "under-rotating", "spin"],
 }  # fmt: skip
 # a phrase after these names the phase, not the attribute ("legs apart on the entry", "at the top of the jump")
-PHASE_PREPOSITIONS = {"on", "through", "at", "in", "into", "during", "after", "before", "from", "until", "to"}
+PHASE_PREPOSITIONS = {"on", "through", "at", "in", "into", "during", "after", "before", "from", "until"}
 DETERMINERS = {"the", "a", "an", "his", "her", "your", "their", "my", "each", "every", "that", "this"}
+# after praise, these announce the fault ("not bad, but the tempo was all over the place")
+CONTRAST_WORDS = {"but", "though", "although", "however", "whereas", "except"}
 # the two sides compared ("her left side pushes harder than her right"): symmetry, whatever the body part
 SIDE_WORDS = [["left", "right"], ["one", "side", "other"]]
 COMPARATIVES = {
-    "than", "behind", "ahead", "before", "lagging", "lags", "uneven", "unevenly", "same", "more", "less", "harder",
+    "than", "behind", "ahead", "before", "lagging", "lags", "uneven", "unevenly", "more", "less", "harder",
     "weaker", "stronger", "faster", "slower", "lower", "higher", "wider", "further", "earlier", "later", "better",
     "worse",
 }  # fmt: skip
@@ -227,6 +234,11 @@ def named_attributes(tokens: list[str]) -> list[tuple[int, str]]:
     for i, a in sorted(hits):
         first.setdefault(a, i)
     return [(i, a) for a, i in first.items()]
+
+
+def split_words(text: str) -> list[str]:
+    """Lower-case words of a text, punctuation dropped."""
+    return re.findall(r"[a-z0-9'-]+", text.lower().replace("\u2019", "'"))
 
 
 def split_clauses(text: str) -> list[list[str]]:
@@ -461,6 +473,8 @@ def classify(tokens: list[str]) -> tuple[str, str, list[str]]:
     out (``"beautiful entry with the hands apart"`` -> ``"with the hands apart"``) and the rest corrects, unless
     the cues' balance says praise (``"barely a splash"``).
     """
+    if side_comparison(tokens):  # "the left arm finishes well before the right": "well", "better" compare, not praise
+        return "correct", "two sides compared", tokens
     corr, praise = lexicon_scores(tokens)
     instr = instruction(tokens)
     direction = body_direction(tokens)
@@ -568,10 +582,15 @@ class OfflineExtractor:
                         continue  # no cue and nothing about the body or the technique: chatter, not embedded
                     if kind in ("correct", "maybe"):
                         clauses.append(_Clause(b, toks, kind, cue, match))
-            # a clause with no cue in a comment that praises and corrects nothing elaborates the praise ("good
-            # job, your back stayed flat the whole set"): it is not embedded as a possible fault
+            # a clause with no cue in a comment that praises, corrects nothing and has no contrast ("but") elaborates
+            # the praise ("good job, your back stayed flat the whole set"): it is not embedded as a possible fault
             corrects = {c.item for c in clauses if c.kind == "correct"}
-            clauses = [c for c in clauses if not (c.kind == "maybe" and has_praise[c.item] and c.item not in corrects)]
+            praise_only = {
+                b
+                for b, item in enumerate(batch)
+                if has_praise[b] and b not in corrects and not CONTRAST_WORDS & set(split_words(item.text))
+            }
+            clauses = [c for c in clauses if not (c.kind == "maybe" and c.item in praise_only)]
             texts = [" ".join(c.match) for c in clauses]
             vecs = self.embed(texts)
             if len(vecs):
