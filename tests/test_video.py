@@ -14,6 +14,8 @@ from crosstrainer.errors import InputNotFoundError, InvalidVideoError, NoPersonE
 from crosstrainer.video.decode import (
     decode_only,
     iter_frames,
+    iter_segment,
+    plan_segments,
     probe_video,
     sampling_step,
     write_test_clip,
@@ -162,7 +164,8 @@ def test_pose_on_real_clip() -> None:
     assert pose.meta["frames"] == len(pose) == 23
     assert pose.meta["detected_frames"] >= 0.8 * len(pose)
     assert seen[-1] == 1.0
-    assert set(pose.meta["timings"]) == {"decode_s", "pose_s"}
+    assert set(pose.meta["timings"]) == {"decode_s", "pose_s", "wall_s"}
+    assert pose.meta["parts"] == 1  # 2.2 s: one pass
     assert pose.meta["video"]["width"] == 522
     shoulders = pose.xy[:, 1:3][pose.conf[:, 1:3] > 0.5]
     assert shoulders.size and (shoulders[:, 0] > 0).all() and (shoulders[:, 0] < 522).all()
@@ -178,3 +181,50 @@ def test_grey_clip_has_no_person(tmp_path: Path) -> None:
     clip = write_test_clip(tmp_path / "grey.mp4", np.full((20, 96, 128, 3), 128, np.uint8), fps=10)
     with pytest.raises(NoPersonError, match=r"no person detected in grey.mp4 \(0 of 20 sampled frames\)"):
         PoseEstimator(sample_fps=10).estimate(clip)
+
+
+def test_segments_yield_exactly_the_frames_of_one_pass(tmp_path: Path) -> None:
+    """Synthetic 10 s ramp with a keyframe every second: cut into 2 and 3 parts at keyframes, the parts together
+    yield the same sampled frames (index, time, pixels) as one pass; a clip with one keyframe cannot be cut."""
+    frames = np.stack([np.full((48, 64, 3), i % 250, np.uint8) for i in range(300)])
+    clip = write_test_clip(tmp_path / "ramp.mp4", frames, fps=30, gop=30)
+    one_pass = list(iter_frames(clip, sample_fps=10))
+    for parts in (2, 3):
+        segments = plan_segments(clip, 10, parts)
+        assert segments is not None and len(segments) == parts
+        assert segments[0].seek_pts is None and all(s.seek_pts is not None for s in segments[1:])
+        got = [item for s in segments for item in iter_segment(clip, s)]
+        assert [i for i, _, _ in got] == list(range(len(one_pass)))
+        assert [t for _, t, _ in got] == [t for t, _ in one_pass]
+        assert all(np.array_equal(a, b) for (_, _, a), (_, b) in zip(got, one_pass, strict=True))
+    single_gop = write_test_clip(tmp_path / "one_gop.mp4", frames[:120], fps=30, gop=300)
+    assert plan_segments(single_gop, 10, 2) is None
+    assert plan_segments(clip, 10, 1) is None
+
+
+@pytest.mark.slow
+def test_pose_in_parts_agrees_with_one_pass(tmp_path: Path) -> None:
+    """The real sample clip looped to 9 s (keyframe every second): pose in 2 parts, each with its own tracker,
+    gives the same frames and times as one pass, the same landmarks on visible joints (PCK@0.05 of torso length),
+    and one evenly spaced thumbnail strip."""
+    if not SAMPLE.exists():
+        pytest.skip("examples/sample_bicep_curl.mp4 is absent")
+    from crosstrainer.keypoints.skeleton import J
+    from crosstrainer.video.pose import PoseEstimator, parts_for
+
+    with av.open(str(SAMPLE)) as c:
+        real = [f.to_ndarray(format="rgb24")[:, :520] for f in c.decode(video=0)]
+    loop = real + real[::-1]
+    clip = write_test_clip(tmp_path / "loop.mp4", [loop[i % len(loop)] for i in range(270)], fps=30, gop=30)
+    assert parts_for(probe_video(clip).duration_s) == 2
+    one = PoseEstimator(parts=1).estimate(clip)
+    seen: list[float] = []
+    two = PoseEstimator(workers=2).estimate(clip, progress=seen.append)
+    assert (one.meta["parts"], two.meta["parts"]) == (1, 2)
+    assert np.array_equal(one.times_s, two.times_s) and seen[-1] == 1.0
+    torso = np.linalg.norm(one.xy[:, J["left_shoulder"]] - one.xy[:, J["left_hip"]], axis=-1)
+    visible = (one.conf >= 0.5) & (two.conf > 0)
+    close = np.linalg.norm(one.xy - two.xy, axis=-1) < 0.05 * torso[:, None]
+    assert visible.sum() > 100 and close[visible].mean() >= 0.95
+    times = two.meta["thumbnails"]["times_s"]
+    assert times == one.meta["thumbnails"]["times_s"] and np.allclose(np.diff(times), 0.5, atol=0.05)

@@ -112,6 +112,25 @@ def _run_prefix(model: CrossTrainerModel, turns: Sequence[Turn]) -> _State:
     return _State(start.cache, start.last_logits.log_softmax(-1), start.mask, start.next_position)
 
 
+def _hidden_states(
+    model: CrossTrainerModel, ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, cache: Any
+) -> tuple[torch.Tensor, Any, Any]:
+    """The LLM's last hidden states (rows, tokens, hidden) for ``ids`` after ``cache``, the new cache, and the
+    output head that turns hidden states into logits. Logits for every position of hundreds of candidate rows
+    would take gigabytes (rows x tokens x a 49k vocabulary); the caller applies the head a few rows at a time.
+    Models without a separate decoder (``get_decoder``) run whole and the head is the identity on their logits."""
+    get_decoder = getattr(model.llm, "get_decoder", None)
+    decoder = get_decoder() if get_decoder is not None else None
+    head = model.llm.get_output_embeddings() if decoder is not None else None
+    if decoder is None or head is None:
+        out = model.llm(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                        **{cache_kwarg(model.llm): cache})  # fmt: skip
+        return out.logits, output_cache(out), lambda logits: logits
+    out = decoder(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                  **{cache_kwarg(decoder): cache})  # fmt: skip
+    return out.last_hidden_state, output_cache(out), head
+
+
 def _extend(
     model: CrossTrainerModel,
     state: _State,
@@ -151,20 +170,21 @@ def _extend(
         if feed:
             mask = torch.cat([state.mask[idx], valid[:, :feed]], 1)
             positions = state.next_position[idx, None] + torch.arange(feed, device=dev)
-            out = model.llm(
-                input_ids=ids[:, :feed],
-                attention_mask=mask,
-                position_ids=positions,
-                use_cache=True,
-                **{cache_kwarg(model.llm): select_cache(state.cache, idx)},
-            )
-            log_probs = out.logits.float().log_softmax(-1)
-            token_lp = torch.cat([token_lp, log_probs[:, : width - 1].gather(2, ids[:, 1:, None])[..., 0]], 1)
+            hidden, cache, head = _hidden_states(model, ids[:, :feed], mask, positions, select_cache(state.cache, idx))
+            picked, lasts, watch_lp = [], [], []
+            step = max(1, TOKEN_BUDGET // feed)  # rows whose (tokens x vocabulary) log-probabilities exist at once
+            for r0 in range(0, len(chunk), step):
+                log_probs = head(hidden[r0 : r0 + step]).float().log_softmax(-1)
+                picked.append(log_probs[:, : width - 1].gather(2, ids[r0 : r0 + step, 1:, None])[..., 0])
+                if keep:
+                    lasts.append(log_probs[torch.arange(log_probs.shape[0], device=dev), lens[r0 : r0 + step] - 1])
+                    if watch is not None:
+                        watch_lp.append(log_probs[..., watch])
+            token_lp = torch.cat([token_lp, torch.cat(picked)], 1)
             if keep:
-                last = log_probs[torch.arange(len(chunk), device=dev), lens - 1]
-                kept = _State(output_cache(out), last, mask, state.next_position[idx] + lens)
+                kept = _State(cache, torch.cat(lasts), mask, state.next_position[idx] + lens)
                 if watch is not None:
-                    w_lp = torch.cat([state.last_log_probs[idx, watch, None], log_probs[..., watch]], 1)
+                    w_lp = torch.cat([state.last_log_probs[idx, watch, None], torch.cat(watch_lp)], 1)
                     watched += [w_lp[i, : len(toks) + 1].tolist() for i, (_, toks) in enumerate(chunk)]
         scores += [token_lp[i, : len(toks)].tolist() for i, (_, toks) in enumerate(chunk)]
         start = stop

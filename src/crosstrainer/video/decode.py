@@ -12,6 +12,7 @@ swscale pass (``VideoFrame.reformat``): that is the hot path of ``crosstrainer a
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import OrderedDict
@@ -305,6 +306,102 @@ def iter_frames(
         container.close()
 
 
+@dataclass
+class Segment:
+    """One decoding worker's share of a video: where to seek (a keyframe's pts; ``None``: from the start) and the
+    sampled frames it yields, ``{pts: index among all sampled frames}``; ``t0_pts`` is the first frame's pts
+    (times are counted from it, as in :func:`iter_frames`)."""
+
+    seek_pts: int | None
+    wanted: dict[int, int]
+    t0_pts: int
+
+
+def plan_segments(path: str | Path, sample_fps: float | None, parts: int) -> list[Segment] | None:
+    """Split the frames :func:`iter_frames` would yield into ``parts`` runs that start at keyframes (demux only).
+
+    Frames are numbered in presentation order (sorted pts), exactly as :func:`iter_frames` counts decoded frames, so
+    the segments together yield the same frames at the same times. ``None`` when no split is possible or safe:
+    packets without pts, duplicate pts, fewer than two keyframes, or too few sampled frames per part.
+
+    >>> [len(s.wanted) for s in plan_segments("long_720p.mp4", 10, 2)]  # doctest: +SKIP
+    [150, 150]
+    """
+    if parts < 2:
+        return None
+    container = _open(path)
+    try:
+        stream = _video_stream(container, path)
+        pts: list[int] = []
+        keys: list[int] = []
+        try:
+            for pkt in container.demux(stream):
+                if pkt.size == 0:
+                    continue
+                if pkt.pts is None:
+                    return None
+                pts.append(int(pkt.pts))
+                if pkt.is_keyframe:
+                    keys.append(int(pkt.pts))
+        except av.FFmpegError:
+            return None
+    finally:
+        container.close()
+    order = sorted(pts)
+    if len(set(order)) != len(order) or len(keys) < 2:
+        return None
+    step = sampling_step(probe_video(path).fps, sample_fps)
+    sampled = order[::step]
+    if len(sampled) < 8 * parts:
+        return None
+    cuts: list[int] = []  # sampled-frame positions where a part starts (at a keyframe)
+    for k in range(1, parts):
+        target = sampled[len(sampled) * k // parts]
+        key = min(keys, key=lambda q: abs(q - target))
+        at = next((i for i, q in enumerate(sampled) if q >= key), len(sampled))
+        if (cuts[-1] if cuts else 0) < at < len(sampled) and key > order[0]:
+            cuts.append(at)
+    if not cuts:
+        return None
+    bounds = [0, *cuts, len(sampled)]
+    segments = []
+    for a, b in itertools.pairwise(bounds):
+        seek = None if a == 0 else max(q for q in keys if q <= sampled[a])
+        segments.append(Segment(seek, {sampled[i]: i for i in range(a, b)}, order[0]))
+    return segments
+
+
+def iter_segment(
+    path: str | Path, segment: Segment, max_side: int | None = 640
+) -> Iterator[tuple[int, float, np.ndarray]]:
+    """Yield ``(index, time_s, rgb)`` for the frames of ``segment`` (see :func:`plan_segments`), in order.
+
+    Raises ``InvalidVideoError`` when a wanted frame never comes out of the decoder (the caller then decodes the
+    video in one pass instead)."""
+    container = _open(path)
+    try:
+        stream = _video_stream(container, path)
+        stream.thread_type = "AUTO"
+        base = stream.time_base
+        if segment.seek_pts is not None:
+            container.seek(segment.seek_pts, stream=stream, backward=True, any_frame=False)
+        left = len(segment.wanted)
+        try:
+            for frame in container.decode(stream):
+                index = segment.wanted.get(frame.pts) if frame.pts is not None else None
+                if index is None:
+                    continue
+                yield index, max(0.0, float(frame.pts * base) - float(segment.t0_pts * base)), _to_rgb(frame, max_side)
+                left -= 1
+                if left == 0:
+                    return
+        except av.FFmpegError as e:
+            raise InvalidVideoError(f"{path} could not be decoded ({_short(e)})") from None
+        raise InvalidVideoError(f"{path}: {left} sampled frames did not come out of the decoder after a seek")
+    finally:
+        container.close()
+
+
 def sampling_step(fps: float, sample_fps: float | None) -> int:
     """Frame stride that ``iter_frames`` uses: ``sampling_step(29.97, 10) == 3``; ``None`` gives 1 (every frame)."""
     if not sample_fps or sample_fps <= 0 or fps <= 0:
@@ -338,14 +435,20 @@ def write_test_clip(
     fps: float = 30.0,
     codec: str = "libx264",
     pix_fmt: str = "yuv420p",
+    gop: int | None = None,
 ) -> Path:
-    """Encode RGB uint8 frames (N, H, W, 3) into a video (used by tests and examples; even sizes are safest)."""
+    """Encode RGB uint8 frames (N, H, W, 3) into a video (used by tests and examples; even sizes are safest);
+    ``gop``: a keyframe every ``gop`` frames (default: the encoder's)."""
     path = Path(path)
     rate = Fraction(fps).limit_denominator(1001)
     with av.open(str(path), "w") as out:
         s = out.add_stream(codec, rate=rate)
         s.width, s.height = int(frames[0].shape[1]), int(frames[0].shape[0])
         s.pix_fmt = pix_fmt
+        if gop:
+            s.codec_context.gop_size = int(gop)
+            if codec == "libx264":
+                s.codec_context.options = {"keyint_min": str(gop), "sc_threshold": "0"}
         for img in frames:
             for pkt in s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(img, dtype=np.uint8), format="rgb24")):
                 out.mux(pkt)
