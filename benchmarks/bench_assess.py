@@ -88,7 +88,9 @@ def bench_clip(assessor, path: Path, label: str) -> dict:
     info = probe_video(path)
     floor_decode = decode_only(path)
     t = time.perf_counter()
-    one_pass = PoseEstimator(sample_fps=assessor.encoder.sample_fps, max_side=assessor.encoder.max_side, parts=1).estimate(path)
+    one_pass = PoseEstimator(
+        sample_fps=assessor.encoder.sample_fps, max_side=assessor.encoder.max_side, parts=1
+    ).estimate(path)
     one_pass_s = time.perf_counter() - t
     t = time.perf_counter()
     pose = PoseEstimator(sample_fps=assessor.encoder.sample_fps, max_side=assessor.encoder.max_side).estimate(path)

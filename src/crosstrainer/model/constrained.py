@@ -40,6 +40,11 @@ TURN_BATCH = 16
 """Turns whose prompt+video prefixes run through the LLM together."""
 TOKEN_BUDGET = 512
 """Candidate tokens scored in one forward pass (bounds the logits' memory: tokens x vocabulary floats)."""
+HEAD_TOKENS = 128
+"""Positions whose log-probabilities over the whole vocabulary exist at once (128 x 49,152 floats: 25 MB)."""
+KV_BUDGET = 128 * 2**20
+"""Bytes of KV cache that candidate rows scored together may hold (each row copies its turn's cache): a 10-minute
+video's 32 windows of 19 seconds took over 1 GB at once with SmolLM2 before this bound."""
 
 
 @dataclass
@@ -112,6 +117,18 @@ def _run_prefix(model: CrossTrainerModel, turns: Sequence[Turn]) -> _State:
     return _State(start.cache, start.last_logits.log_softmax(-1), start.mask, start.next_position)
 
 
+def _kv_bytes_per_token(model: CrossTrainerModel) -> int:
+    """Bytes one token takes in the LLM's KV cache (keys and values of every layer): 46,080 for SmolLM2-135M."""
+    cfg = getattr(model.llm, "config", None)
+    try:
+        heads = int(getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads)
+        head_dim = int(getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads)
+        layers = int(cfg.num_hidden_layers)
+    except (AttributeError, TypeError, ZeroDivisionError):  # not a transformers decoder: assume a Llama-8B-sized one
+        heads, head_dim, layers = 8, 128, 32
+    return 2 * layers * heads * head_dim * model._embed.weight.element_size()
+
+
 def _hidden_states(
     model: CrossTrainerModel, ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, cache: Any
 ) -> tuple[torch.Tensor, Any, Any]:
@@ -137,17 +154,25 @@ def _extend(
     rows: list[tuple[int, list[int]]],
     keep: bool = False,
     watch: int | None = None,
+    keep_cache: bool = True,
 ) -> tuple[list[list[float]], _State | None, list[list[float]]]:
     """Per-token log-probabilities of each row's tokens, continuing from ``state`` row ``rows[j][0]``.
 
     ``keep``: also return the state after each row's last token (one forward pass for all rows); otherwise the
     rows are scored in chunks of about :data:`TOKEN_BUDGET` tokens and the last token is not fed. ``watch`` (with
     ``keep``): also return, per row, log P(``watch``) before and after each of its tokens (``len + 1`` values).
+    ``keep_cache=False`` (with ``keep``): the returned state has the next-token log-probabilities but no KV cache,
+    and the rows run in chunks whose copies of the cache fit :data:`KV_BUDGET`.
     """
     dev = state.mask.device
     scores: list[list[float]] = []
     watched: list[list[float]] = []
     kept: _State | None = None
+    kept_parts: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []  # (last log-probs, mask, next position)
+    per_chunk = len(rows)
+    if keep and not keep_cache:
+        row_bytes = _kv_bytes_per_token(model) * (state.mask.shape[1] + max(len(r[1]) for r in rows))
+        per_chunk = max(1, KV_BUDGET // row_bytes)
     start = 0
     while start < len(rows):
         stop, width = start + 1, len(rows[start][1])
@@ -157,7 +182,7 @@ def _extend(
                 break
             stop, width = stop + 1, w
         if keep:
-            stop, width = len(rows), max(len(r[1]) for r in rows)
+            stop, width = min(len(rows), start + per_chunk), max(len(r[1]) for r in rows)
         chunk = rows[start:stop]
         idx = torch.tensor([r for r, _ in chunk], device=dev)
         lens = torch.tensor([len(t) for _, t in chunk], device=dev)
@@ -172,7 +197,7 @@ def _extend(
             positions = state.next_position[idx, None] + torch.arange(feed, device=dev)
             hidden, cache, head = _hidden_states(model, ids[:, :feed], mask, positions, select_cache(state.cache, idx))
             picked, lasts, watch_lp = [], [], []
-            step = max(1, TOKEN_BUDGET // feed)  # rows whose (tokens x vocabulary) log-probabilities exist at once
+            step = max(1, HEAD_TOKENS // feed)  # rows whose (tokens x vocabulary) log-probabilities exist at once
             for r0 in range(0, len(chunk), step):
                 log_probs = head(hidden[r0 : r0 + step]).float().log_softmax(-1)
                 picked.append(log_probs[:, : width - 1].gather(2, ids[r0 : r0 + step, 1:, None])[..., 0])
@@ -182,12 +207,16 @@ def _extend(
                         watch_lp.append(log_probs[..., watch])
             token_lp = torch.cat([token_lp, torch.cat(picked)], 1)
             if keep:
-                kept = _State(cache, torch.cat(lasts), mask, state.next_position[idx] + lens)
+                kept_parts.append((torch.cat(lasts), mask, state.next_position[idx] + lens))
+                if keep_cache:
+                    kept = _State(cache, *kept_parts[0])
                 if watch is not None:
                     w_lp = torch.cat([state.last_log_probs[idx, watch, None], torch.cat(watch_lp)], 1)
                     watched += [w_lp[i, : len(toks) + 1].tolist() for i, (_, toks) in enumerate(chunk)]
         scores += [token_lp[i, : len(toks)].tolist() for i, (_, toks) in enumerate(chunk)]
         start = stop
+    if keep and not keep_cache and kept_parts:
+        kept = _State(None, *(torch.cat(part) for part in zip(*kept_parts, strict=True)))
     return scores, kept, watched
 
 
@@ -255,10 +284,13 @@ def score_answers(
                     by_len.setdefault(len(first_row[j]), []).append((i, j))
                 else:
                     unscored[i] += bound
-        firsts: dict[tuple[int, str], tuple[_State, int, float]] = {}  # (turn, a) -> state after "a,", row, log P
+        # (turn, a) -> (next-token log-probs after "a,", row, log P("a,")); no KV caches: each candidate row would
+        # hold a copy of its turn's, and only the few lists chosen below continue (their states are recomputed)
+        firsts: dict[tuple[int, str], tuple[_State, int, float]] = {}
+        first_len = {a[0]: len(first_row[j]) for j, a in enumerate(singles) if a}
         for _, rows1 in sorted(by_len.items()):
             toks = [(i, first_row[j]) for i, j in rows1]
-            scored, kept, eos = _extend(model, prefix, toks, keep=True, watch=model.eos_id)
+            scored, kept, eos = _extend(model, prefix, toks, keep=True, watch=model.eos_id, keep_cache=False)
             for r, (i, j) in enumerate(rows1):
                 n = len(head[singles[j]])
                 log_probs[i][singles[j]] = float(sum(scored[r][:n])) + eos[r][n]
@@ -266,6 +298,7 @@ def score_answers(
                     firsts[(i, singles[j][0])] = (cast(_State, kept), r, float(sum(scored[r])))
         rows2: dict[int, list[tuple[int, Answer]]] = {}  # per state: (turn, pair)
         states: dict[int, _State] = {}
+        picked: list[tuple[int, Answer]] = []  # the lists to score: (turn, pair)
         for i in range(len(batch)):
             starts = []  # (-log P(the answer starts "a, " + b's first token), pair)
             for pair, t in tail.items():
@@ -275,14 +308,24 @@ def score_answers(
                 starts.append((-lp - float(state.last_log_probs[r, t[0]]), pair))
             starts.sort()
             chosen = {pair for cost, pair in starts[:max_pairs] if math.exp(-cost) >= pair_min_prob}
-            for _, pair in starts:
-                if pair in chosen:
-                    state = firsts[(i, pair[0])][0]
-                    states[id(state)] = state
-                    rows2.setdefault(id(state), []).append((i, pair))
+            picked += [(i, pair) for _, pair in starts if pair in chosen]
             unscored[i] += sum(math.exp(-cost) for cost, pair in starts if pair not in chosen)
+        # the states after "a," of the chosen lists' first names, recomputed with their caches (equal lengths together)
+        need: dict[int, list[tuple[int, str]]] = {}
+        for i, pair in picked:
+            if (i, pair[0]) not in need.get(first_len[pair[0]], []):
+                need.setdefault(first_len[pair[0]], []).append((i, pair[0]))
+        continued: dict[tuple[int, str], tuple[_State, int]] = {}
+        for _, keys in sorted(need.items()):
+            ids = [(i, first_row[singles.index((a,))]) for i, a in keys]
+            _, state, _ = _extend(model, prefix, ids, keep=True)
+            continued.update({key: (cast(_State, state), r) for r, key in enumerate(keys)})
+        for i, pair in picked:
+            state, r = continued[(i, pair[0])]
+            states[id(state)] = state
+            rows2.setdefault(id(state), []).append((i, pair))
         for key, rows in rows2.items():
-            scored2, _, _ = _extend(model, states[key], [(firsts[(i, p[0])][1], tail[p]) for i, p in rows])
+            scored2, _, _ = _extend(model, states[key], [(continued[(i, p[0])][1], tail[p]) for i, p in rows])
             for (i, pair), token_lp in zip(rows, scored2):
                 log_probs[i][pair] = firsts[(i, pair[0])][2] + float(sum(token_lp))
         # lists that tokenise oddly: scored whole, from the prefix, when their first name was scored
