@@ -183,3 +183,17 @@ def test_shipped_model_on_a_real_clip(model_dir, shared_data) -> None:
         parsed = {(c.name if (c := parts.vocabulary.get(n)) else n) for n in prompts.parse_attributes(text)}
         agree += set(s.top) == parsed
     assert agree >= len(turns) // 2  # the trained model mostly says in free text what it scores highest
+
+
+def test_memory_bound_does_not_change_scores(tiny_model, turns, monkeypatch) -> None:
+    """Over ``KV_BUDGET`` the answers are scored without keeping their caches, in chunks, and the likely lists'
+    states are recomputed: the same scores as keeping every cache."""
+    import crosstrainer.model.constrained as constrained
+
+    kept = score_answers(tiny_model, turns, NAMES, min_prob=0.0)
+    monkeypatch.setattr(constrained, "KV_BUDGET", 1)  # every chunk is a single row, no cache kept
+    bounded = score_answers(tiny_model, turns, NAMES, min_prob=0.0)
+    for a, b in zip(kept, bounded, strict=True):
+        assert a.log_probs.keys() == b.log_probs.keys()
+        for answer in a.log_probs:
+            assert b.log_probs[answer] == pytest.approx(a.log_probs[answer], abs=1e-4)

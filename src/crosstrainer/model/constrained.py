@@ -42,9 +42,10 @@ TOKEN_BUDGET = 512
 """Candidate tokens scored in one forward pass (bounds the logits' memory: tokens x vocabulary floats)."""
 HEAD_TOKENS = 128
 """Positions whose log-probabilities over the whole vocabulary exist at once (128 x 49,152 floats: 25 MB)."""
-KV_BUDGET = 128 * 2**20
-"""Bytes of KV cache that candidate rows scored together may hold (each row copies its turn's cache): a 10-minute
-video's 32 windows of 19 seconds took over 1 GB at once with SmolLM2 before this bound."""
+KV_BUDGET = 512 * 2**20
+"""Bytes of KV cache that candidate rows scored together may hold (each row copies its turn's cache): short clips
+stay under it (about 450 MB for 6 turns with SmolLM2); a 10-minute video's 32 windows of 19 seconds took over 1 GB at
+once before this bound."""
 
 
 @dataclass
@@ -284,13 +285,15 @@ def score_answers(
                     by_len.setdefault(len(first_row[j]), []).append((i, j))
                 else:
                     unscored[i] += bound
-        # (turn, a) -> (next-token log-probs after "a,", row, log P("a,")); no KV caches: each candidate row would
-        # hold a copy of its turn's, and only the few lists chosen below continue (their states are recomputed)
+        # (turn, a) -> (state after "a,", row, log P("a,")); the state keeps its KV cache only when the rows' copies
+        # of their turn's cache fit KV_BUDGET: otherwise the few lists chosen below get their states recomputed
         firsts: dict[tuple[int, str], tuple[_State, int, float]] = {}
         first_len = {a[0]: len(first_row[j]) for j, a in enumerate(singles) if a}
         for _, rows1 in sorted(by_len.items()):
             toks = [(i, first_row[j]) for i, j in rows1]
-            scored, kept, eos = _extend(model, prefix, toks, keep=True, watch=model.eos_id, keep_cache=False)
+            row_bytes = _kv_bytes_per_token(model) * (prefix.mask.shape[1] + len(toks[0][1]))
+            with_cache = len(toks) * row_bytes <= KV_BUDGET  # else the lists' states are recomputed below
+            scored, kept, eos = _extend(model, prefix, toks, keep=True, watch=model.eos_id, keep_cache=with_cache)
             for r, (i, j) in enumerate(rows1):
                 n = len(head[singles[j]])
                 log_probs[i][singles[j]] = float(sum(scored[r][:n])) + eos[r][n]
@@ -312,10 +315,13 @@ def score_answers(
             unscored[i] += sum(math.exp(-cost) for cost, pair in starts if pair not in chosen)
         # the states after "a," of the chosen lists' first names, recomputed with their caches (equal lengths together)
         need: dict[int, list[tuple[int, str]]] = {}
-        for i, pair in picked:
-            if (i, pair[0]) not in need.get(first_len[pair[0]], []):
-                need.setdefault(first_len[pair[0]], []).append((i, pair[0]))
         continued: dict[tuple[int, str], tuple[_State, int]] = {}
+        for i, pair in picked:
+            state, r, _ = firsts[(i, pair[0])]
+            if state.cache is not None:
+                continued[(i, pair[0])] = (state, r)
+            elif (i, pair[0]) not in need.get(first_len[pair[0]], []):
+                need.setdefault(first_len[pair[0]], []).append((i, pair[0]))
         for _, keys in sorted(need.items()):
             ids = [(i, first_row[singles.index((a,))]) for i, a in keys]
             _, state, _ = _extend(model, prefix, ids, keep=True)
