@@ -42,10 +42,9 @@ TOKEN_BUDGET = 512
 """Candidate tokens scored in one forward pass (bounds the logits' memory: tokens x vocabulary floats)."""
 HEAD_TOKENS = 128
 """Positions whose log-probabilities over the whole vocabulary exist at once (128 x 49,152 floats: 25 MB)."""
-KV_BUDGET = 512 * 2**20
-"""Bytes of KV cache that candidate rows scored together may hold (each row copies its turn's cache): short clips
-stay under it (about 450 MB for 6 turns with SmolLM2); a 10-minute video's 32 windows of 19 seconds took over 1 GB at
-once before this bound."""
+KV_BUDGET = 384 * 2**20
+"""Bytes of KV cache the candidate answers of a batch of turns may keep (each answer copies its turn's cache): short
+clips mostly stay under it; a 10-minute video's 32 windows of 19 seconds kept over 1 GB at once before this bound."""
 
 
 @dataclass
@@ -289,10 +288,12 @@ def score_answers(
         # of their turn's cache fit KV_BUDGET: otherwise the few lists chosen below get their states recomputed
         firsts: dict[tuple[int, str], tuple[_State, int, float]] = {}
         first_len = {a[0]: len(first_row[j]) for j, a in enumerate(singles) if a}
+        held = 0  # bytes of the KV-cache copies kept so far for this batch of turns
         for _, rows1 in sorted(by_len.items()):
             toks = [(i, first_row[j]) for i, j in rows1]
-            row_bytes = _kv_bytes_per_token(model) * (prefix.mask.shape[1] + len(toks[0][1]))
-            with_cache = len(toks) * row_bytes <= KV_BUDGET  # else the lists' states are recomputed below
+            copies = len(toks) * _kv_bytes_per_token(model) * (prefix.mask.shape[1] + len(toks[0][1]))
+            with_cache = held + copies <= KV_BUDGET  # else the lists' states are recomputed below
+            held += copies if with_cache else 0
             scored, kept, eos = _extend(model, prefix, toks, keep=True, watch=model.eos_id, keep_cache=with_cache)
             for r, (i, j) in enumerate(rows1):
                 n = len(head[singles[j]])
