@@ -22,6 +22,7 @@ from crosstrainer.model.constrained import (
     select_attributes,
 )
 from crosstrainer.model.crosstrainer import CrossTrainerModel, Turn
+from train_helpers import tiny_crosstrainer_model
 
 NAMES = [a.name for a in ATTRIBUTES]  # the 5 names of exercise_labels
 ALL_PAIRS = len(NAMES) * (len(NAMES) - 1)
@@ -29,12 +30,7 @@ ALL_PAIRS = len(NAMES) * (len(NAMES) - 1)
 
 @pytest.fixture(scope="module")
 def tiny_model() -> CrossTrainerModel:
-    from crosstrainer.model.llm import load_causal_lm
-    from crosstrainer.model.projector import Projector
-
-    llm, tok = load_causal_lm("tiny-random", seed=0)
-    torch.manual_seed(0)
-    return CrossTrainerModel(llm, tok, Projector(16, int(llm.config.hidden_size)), max_video_tokens=8).eval()
+    return tiny_crosstrainer_model().eval()
 
 
 @pytest.fixture(scope="module")

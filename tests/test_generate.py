@@ -13,6 +13,7 @@ import torch
 
 from crosstrainer.model import prompts
 from crosstrainer.model.crosstrainer import CrossTrainerModel, Turn
+from train_helpers import tiny_crosstrainer_model
 
 SETTINGS = [
     {"no_repeat_ngram_size": 0, "repetition_penalty": 1.0},
@@ -23,12 +24,7 @@ SETTINGS = [
 
 @pytest.fixture(scope="module")
 def tiny_model() -> CrossTrainerModel:
-    from crosstrainer.model.llm import load_causal_lm
-    from crosstrainer.model.projector import Projector
-
-    llm, tok = load_causal_lm("tiny-random", seed=0)
-    torch.manual_seed(0)
-    return CrossTrainerModel(llm, tok, Projector(16, int(llm.config.hidden_size)), max_video_tokens=8).eval()
+    return tiny_crosstrainer_model().eval()
 
 
 @pytest.fixture(scope="module")

@@ -13,17 +13,12 @@ from crosstrainer.attributes.vocabulary import Attribute, Vocabulary
 from crosstrainer.data.registry import load_samples
 from crosstrainer.errors import UsageError
 from crosstrainer.training.config import TrainConfig
+from train_helpers import tiny_crosstrainer_model
 
 
 @pytest.fixture(scope="module")
 def tiny_model():
-    from crosstrainer.model.crosstrainer import CrossTrainerModel
-    from crosstrainer.model.llm import load_causal_lm
-    from crosstrainer.model.projector import Projector
-
-    llm, tok = load_causal_lm("tiny-random", seed=0)
-    torch.manual_seed(0)
-    return CrossTrainerModel(llm, tok, Projector(16, int(llm.config.hidden_size)), max_video_tokens=8)
+    return tiny_crosstrainer_model()
 
 
 def test_synthetic_dataset_is_deterministic(tmp_path) -> None:

@@ -17,6 +17,20 @@ PINNED = {(1, 1): 10.827293395996094, (1, 8): 10.5181303024292, (2, 8): 10.52634
 TOL = 1e-4
 
 
+def tiny_crosstrainer_model() -> Any:
+    """Synthetic: the 2-layer random Llama (``tiny-random``, seed 0) with a seeded projector from 16-d features and
+    at most 8 video tokens, in training mode (the tests that only infer call ``.eval()``)."""
+    import torch
+
+    from crosstrainer.model.crosstrainer import CrossTrainerModel
+    from crosstrainer.model.llm import load_causal_lm
+    from crosstrainer.model.projector import Projector
+
+    llm, tok = load_causal_lm("tiny-random", seed=0)
+    torch.manual_seed(0)
+    return CrossTrainerModel(llm, tok, Projector(16, int(llm.config.hidden_size)), max_video_tokens=8)
+
+
 def tiny_args(tmp: Path, verb: str = "run", out: str = "model", *extra: str) -> list[str]:
     """CLI arguments (without the program name) of the seeded tiny run writing into ``tmp``."""
     return [

@@ -287,7 +287,7 @@ def score_answers(
         # (turn, a) -> (state after "a,", row, log P("a,")); the state keeps its KV cache only when the rows' copies
         # of their turn's cache fit KV_BUDGET: otherwise the few lists chosen below get their states recomputed
         firsts: dict[tuple[int, str], tuple[_State, int, float]] = {}
-        first_len = {a[0]: len(first_row[j]) for j, a in enumerate(singles) if a}
+        first_of = {a[0]: first_row[j] for j, a in enumerate(singles) if a}  # a -> the tokens of "a,"
         held = 0  # bytes of the KV-cache copies kept so far for this batch of turns
         for _, rows1 in sorted(by_len.items()):
             toks = [(i, first_row[j]) for i, j in rows1]
@@ -321,10 +321,10 @@ def score_answers(
             state, r, _ = firsts[(i, pair[0])]
             if state.cache is not None:
                 continued[(i, pair[0])] = (state, r)
-            elif (i, pair[0]) not in need.get(first_len[pair[0]], []):
-                need.setdefault(first_len[pair[0]], []).append((i, pair[0]))
+            elif (i, pair[0]) not in need.get(len(first_of[pair[0]]), []):
+                need.setdefault(len(first_of[pair[0]]), []).append((i, pair[0]))
         for _, keys in sorted(need.items()):
-            ids = [(i, first_row[singles.index((a,))]) for i, a in keys]
+            ids = [(i, first_of[a]) for i, a in keys]
             _, state, _ = _extend(model, prefix, ids, keep=True)
             continued.update({key: (cast(_State, state), r) for r, key in enumerate(keys)})
         for i, pair in picked:

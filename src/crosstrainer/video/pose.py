@@ -253,7 +253,7 @@ class PoseEstimator:
                 except InvalidVideoError:  # a part did not decode as planned: one pass decides what is readable
                     runs = None
             if runs is None:
-                frames = ((t, rgb) for t, rgb in iter_frames(path, self.sample_fps, self.max_side))
+                frames = iter_frames(path, self.sample_fps, self.max_side)
                 runs = [self._track(frames, info, _Counter(progress, expected), threading.Event())]
         if progress is not None:
             progress(1.0)
