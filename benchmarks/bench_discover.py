@@ -7,6 +7,9 @@ Inputs, hand-labelled comments (fitness, diving, climbing, ball sports), one JSO
   version; its errors were looked at after that, so it became tuning material too (reported as ``seen``);
 * ``blind``: ``tests/fixtures/coaching_blind.jsonl`` (127 comments), written and committed (``ab4be22``) before the
   second round of tuning, which used only the errors of ``dev`` and ``seen``.
+* ``blind2``: ``tests/fixtures/coaching_blind2.jsonl`` (149 comments), written by a separate writer who never read the
+  extractor, its lexicons or the earlier sets (only the vocabulary's names and definitions), and committed before
+  any run.
 
 Each line::
 
@@ -53,6 +56,7 @@ SETS = {
     "dev": FIXTURES / "coaching_dev.jsonl",
     "seen": FIXTURES / "coaching_heldout.jsonl",
     "blind": FIXTURES / "coaching_blind.jsonl",
+    "blind2": FIXTURES / "coaching_blind2.jsonl",
 }
 BASELINE_COMMIT = "da7b70b"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
