@@ -247,3 +247,31 @@ def test_labelled_coaching_comments_floor(extractor, path, floors):
     assert s["precision"] >= floors["precision"], s
     assert s["praise_as_fault"] <= 0.05, s
     assert s["neutral_with_attribute"] == 0, s
+
+
+def test_negation_scope_scarce_qualities_and_fault_verbs_across_sports(extractor):
+    """Synthetic sentences (in none of the labelled sets): a negation reaches a fault word across a quantity phrase
+    ("not a hint of a wobble" praises); a quality the athlete should have more of, negated or scarce, is the fault
+    ("hardly any knee bend", "no follow-through"); one side named against the other is symmetry; fault verbs of
+    lifting, racket and ball sports correct and name their attribute; "take off was lovely" is the skill, not the
+    instruction "take"."""
+    praise = ["Not a hint of a wobble on the landing.", "No sign of any splash there, lovely.",
+              "take off was lovely and the entry clean"]  # fmt: skip
+    for ext in extractor.extract([Item(str(i), t) for i, t in enumerate(praise)]):
+        assert ext.praise and ext.attributes == [], ext
+    cases = {
+        "No follow-through on her forehand.": {"follow through"},
+        "There's not much power coming from his legs.": {"power generation"},
+        "Hardly any knee bend before the jump.": {"knee alignment", "range of motion"},
+        "Her right side is clearly stronger.": {"symmetry"},
+        "She's favouring her left leg on the step-downs.": {"symmetry"},
+        "She is shrugging on every lateral raise.": {"compensation"},
+        "You're decelerating through contact.": {"follow through"},
+        "He's kipping his way through the pull-ups.": {"control and tempo"},
+        "Take your time on the lowering phase.": {"control and tempo"},
+        "Your swing is inconsistent from one ball to the next.": {"control and tempo", "movement control"},
+    }
+    out = extractor.extract([Item(str(i), t) for i, t in enumerate(cases)])
+    for (text, ok), ext in zip(cases.items(), out, strict=True):
+        assert ext.attributes and set(ext.attributes) <= ok, (text, ext.attributes)
+        assert not ext.praise

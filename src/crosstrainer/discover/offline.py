@@ -28,6 +28,7 @@ A comment whose clauses only praise gives ``praise=True`` and no attributes::
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,8 +54,16 @@ CORRECTION_CUES = [
     "could have", "would like", "want to see", "wanted", "disappointed", "disappointing", "problem", "problems",
     "trouble", "struggled", "struggling", "little bit", "bit of", "slightly", "punished", "deduction",
     "out of shape", "bad", "poor", "poorly", "ugly", "shaky", "tight to",
-    "close to the board", "closeness", "hit the board", "hesitated", "hesitation", "fell", "falling", "dropped",
+    "close to the board", "close to the", "closeness", "hit the board", "hesitated", "hesitation", "fell", "falling",
+    "dropped",
     "flat", "heavy", "sloppy", "loose", "separated", "uneven", "unbalanced", "off balance", "rushed", "cut short",
+    # generic fault adjectives and idioms of coaches in any sport
+    "inconsistent", "inconsistently", "erratic", "all over the place", "awkward", "clumsy", "tense", "rigid",
+    "floppy", "lazy", "weak", "weaker", "sluggish", "hurried", "choppy", "cramped", "crunched", "scrunched",
+    "unstable", "unsteady", "uncontrolled", "out of control", "out of sync", "disjointed", "mistimed", "premature",
+    "prematurely", "excessive", "excessively", "insufficient", "incomplete", "limited", "restricted", "shallow",
+    "off-centre", "off centre", "off-center", "off center",
+    "takes ages", "spends ages", "takes forever",
 ]  # fmt: skip
 PRAISE_CUES = [
     "nice", "good", "great", "perfect", "perfectly", "beautiful", "beautifully", "lovely", "excellent", "superb",
@@ -98,6 +107,16 @@ FAULT_WORDS = [
     "comes up", "came up", "popping up", "instead of", "half reps", "half squat", "only half", "partial reps",
     "switching off", "switches off", "switched off", "was off", "is off", "were off", "are off", "looked off",
     "hesitating", "overshot", "overshooting", "tipping", "toppling",
+    # fault verbs of lifting, physio, climbing, diving, racket, golf and ball sports
+    "bouncing", "bounces", "bounced", "yanking", "yanks", "heaving", "kipping", "hitching", "hiking", "shrugging",
+    "shrugs", "shrugged", "arching", "folding", "folds", "folded", "hunches", "slumping", "slumps",
+    "jerks", "jerked", "stabbing", "stabs", "scrabbling", "scrambling", "thrashing", "slapping", "flapping",
+    "swung", "peeling", "stalling", "stalls", "stalled", "froze", "freezing", "hesitates", "overreaching",
+    "over-reaching", "overreach", "crashing", "crashed", "dragging", "drags", "dragged", "trailing", "dangling",
+    "flopping", "wandering", "wanders", "scooping", "flipping", "casting", "swaying", "sways", "sliding",
+    "slicing", "shanking", "scuffing", "scuffed", "decelerating", "decelerates", "overswinging", "over-swinging",
+    "short-arming", "falling away", "fading away", "falls away", "fades away", "fighting", "forcing", "muscling",
+    "favouring", "favoring", "favours", "favors", "hyperextended", "overarching",
 ]  # fmt: skip
 # a correction cue that is the goal, not the fault, next to these words ("back flat" is what a lifter wants)
 CUE_GOALS = {"flat": {"back", "backs"}}
@@ -115,7 +134,10 @@ INSTRUCTION_VERBS = {
     "let", "make", "trust", "pump", "place", "widen", "narrow", "spread", "pin", "lock", "unlock", "soften",
     "absorb", "press", "roll", "drop", "set", "tighten", "hinge", "stick", "watch", "focus", "try", "remember",
     "aim", "think", "start", "wait", "release", "toss", "strike", "kick", "shoot", "catch", "check", "sink", "flex",
-    "activate", "transfer", "load", "explode", "accelerate", "pause", "sprint", "clip",
+    "activate", "transfer", "load", "explode", "accelerate", "pause", "sprint", "clip", "take", "shake", "match",
+    "hug", "tilt", "sweep", "snap", "flick", "whip", "punch", "receive", "scan", "cushion", "stack", "align",
+    "settle", "squat", "retract", "pack", "climb", "smear", "commit", "attack", "decelerate", "resist", "maintain",
+    "initiate", "swap", "put", "feel", "imagine", "lengthen", "shorten", "quicken", "delay",
     "don't", "dont", "never", "chin", "eyes", "chest", "head", "hips", "elbows", "knees", "shoulders",
     "arms", "feet", "toes", "heels",
 }  # fmt: skip
@@ -130,6 +152,9 @@ BODY_PARTS = {
     "hand", "hands", "palm", "palms", "fingers", "back", "spine", "chest", "torso", "trunk", "core", "hip", "hips",
     "waist", "leg", "legs", "knee", "knees", "ankle", "ankles", "foot", "feet", "toe", "toes", "heel", "heels", "shin",
     "shins", "thigh", "thighs", "ribs", "abs", "belly", "stomach", "glutes", "pelvis", "forearm", "forearms",
+    "biceps", "triceps", "lats", "quads", "hamstrings", "calf", "calves", "bum", "butt", "backside", "midsection",
+    "scapula", "shoulder-blades", "jaw", "face", "gaze", "fist", "fists", "thumb", "thumbs", "instep", "laces",
+    "sole", "soles", "hip-flexors", "groin", "lower-back", "armpit", "armpits", "bicep", "tricep", "lat", "glute",
 }  # fmt: skip
 DIRECTIONS = {
     "up", "down", "in", "out", "back", "forward", "forwards", "together", "apart", "high", "low", "level", "neutral",
@@ -160,33 +185,75 @@ EXTRA_HINTS = {
     "late": "timing", "early": "timing", "earlier": "timing", "later": "timing", "wobbling": "balance",
     "wobbled": "balance", "wobbly": "balance", "breath": "breathing", "breathe": "breathing", "deep": "range of motion",
     "deeper": "range of motion", "side": "symmetry", "sides": "symmetry", "glute": "hip alignment",
+    "abs": "core stability", "belly": "core stability", "stomach": "core stability", "midsection": "core stability",
+    "ribs": "core stability", "biceps": "arm position", "bicep": "arm position", "triceps": "arm position",
+    "tricep": "arm position", "calf": "leg position", "calves": "leg position", "bum": "hip alignment",
+    "butt": "hip alignment", "backside": "hip alignment", "jaw": "head position", "face": "head position",
+    "fist": "hand positioning", "thumb": "hand positioning", "instep": "footwork", "laces": "footwork",
+    "sole": "footwork", "scapula": "posture", "shoulder-blades": "posture", "lower-back": "posture",
 }  # fmt: skip
 # phrases of coaching language that name the attribute a corrective clause is about, whatever body part it
 # mentions: the fault or the skill itself ("too late" is timing, "tipping forward" balance, "all the way down"
 # range of motion). In a corrective clause they replace the embedding's guess, which then only adds an attribute
 # named by a body word of the clause ("his head comes up too early": timing and head position).
 ATTRIBUTE_CUES = {
-    "timing": ["too late", "too early", "too soon", "late", "early", "earlier", "mistimed", "hesitating",
-               "hesitate", "hesitated"],
-    "balance": ["off balance", "balance", "wobble", "wobbles", "wobbling", "wobbled", "wobbly", "tipping",
-                "toppling", "topple", "stumble", "stumbling", "stumbled", "your weight", "his weight", "her weight",
-                "their weight", "weight shift", "weight transfer", "falling over", "fall over"],
-    "stability": ["shaking", "shaky", "shakes", "steady", "unsteady", "stability"],
-    "control and tempo": ["momentum", "jerky", "jerking", "too fast", "too quick", "too quickly", "slow down",
-                          "slow it down", "swing your body", "swinging your body", "tempo"],
-    "range of motion": ["depth", "deep", "deeper", "all the way", "full range", "full extension", "half reps",
-                        "half squat", "partial reps", "range of motion", "parallel"],
-    "breathing": ["deep breath", "breath", "breathe", "breathing", "exhale", "inhale"],
-    "spacing and distance": ["too far", "too close", "closer", "far from", "away from the", "distance"],
-    "entry and landing technique": ["splash", "land", "lands", "landed", "landing", "entry"],
-    "power generation": ["explode", "explosive", "explosively", "leg drive", "with your legs", "from your legs",
-                         "through your legs", "more height", "enough height", "power"],
-    "follow through": ["follow through", "follow-through", "finish high", "finish over", "finish through",
-                       "stopping your swing", "stop your swing"],
-    "compensation": ["using your back", "do the work", "doing the work", "cheating", "compensating", "muscling"],
-    "hand positioning": ["grip", "gripping", "over-gripping", "overgripping", "regrip"],
-    "footwork": ["step", "steps", "stride", "overstriding", "stance", "footwork"],
-    "rotation": ["rotation", "rotate", "over-rotated", "under-rotated", "over-rotating", "under-rotating", "spin"],
+    'timing': ["too late", "too early", "too soon", "late", "early", "earlier", "mistimed", "hesitating", "hesitate",
+               "hesitated", "premature", "prematurely", "wait for", "wait until"],
+    'balance': ["off balance", "balance", "wobble", "wobbles", "wobbling", "wobbled", "wobbly", "tipping", "toppling",
+                "topple", "stumble", "stumbling", "stumbled", "your weight", "his weight", "her weight",
+                "their weight", "weight shift", "weight transfer", "falling over", "fall over", "centre of gravity",
+                "center of gravity", "centre of mass", "center of mass", "over your feet", "over his feet",
+                "over her feet", "onto your toes", "onto his toes", "onto her toes", "falling forward",
+                "falling backward", "falling backwards", "fall forward", "pull you forward", "pulls you forward",
+                "pulling you forward", "pull you back", "pulls you back"],
+    'stability': ["shaking", "shaky", "shakes", "steady", "unsteady", "stability", "unstable", "stable", "barn door",
+                  "barn-door", "barn-dooring", "barndoor", "swing out", "swings out", "swung out", "swinging out",
+                  "points of contact", "swaying", "sway", "sways"],
+    'control and tempo': ["momentum", "jerky", "jerking", "too fast", "too quick", "too quickly", "slow down",
+                          "slow it down", "swing your body", "swinging your body", "tempo", "too slow", "bouncing",
+                          "bounce", "bounces", "bounced", "rush", "rushing", "rushes", "hurry", "hurrying", "hurried",
+                          "kipping", "kip", "yanking", "yank", "heaving", "take your time"],
+    'range of motion': ["depth", "deep", "deeper", "all the way", "full range", "full extension", "half reps",
+                        "half squat", "partial reps", "range of motion", "parallel", "shallow", "full stretch",
+                        "reach the bar", "reaching the bar", "touch the bar", "touching the bar", "chest to bar",
+                        "chest to the bar", "not far enough"],
+    'breathing': ["deep breath", "breath", "breathe", "breathing", "exhale", "inhale"],
+    'spacing and distance': ["too far", "too close", "closer", "far from", "away from the", "distance",
+                             "close to the", "closer to the", "further from", "out in front", "in front of your body",
+                             "clearance", "overshot", "overshoot", "overshooting", "undershot",
+                             "away from your body"],
+    'entry and landing technique': ["splash", "land", "lands", "landed", "landing", "entry"],
+    'power generation': ["explode", "explosive", "explosively", "leg drive", "with your legs", "from your legs",
+                         "through your legs", "more height", "enough height", "power", "height", "use your legs",
+                         "using your legs", "push harder", "jump higher"],
+    'follow through': ["follow through", "follow-through", "finish high", "finish over", "finish through",
+                       "stopping your swing", "stop your swing", "finish your swing", "finish the swing",
+                       "finish the shot", "hold the finish", "hold your finish", "stop at contact",
+                       "stopping at contact", "decelerate", "decelerating", "decelerates", "cut off", "cutting off",
+                       "stops short", "stopping short"],
+    'compensation': ["using your back", "do the work", "doing the work", "cheating", "compensating", "muscling",
+                     "shrugging", "shrug", "shrugs", "shrugged", "hitching", "hip hike", "hiking"],
+    'hand positioning': ["grip", "gripping", "over-gripping", "overgripping", "regrip", "clubface", "club face",
+                         "crimp", "crimping", "hand placement"],
+    'footwork': ["step", "steps", "stride", "overstriding", "stance", "footwork", "foothold", "footholds", "stabbing",
+                 "quiet feet", "smear", "smearing", "edging", "flat-footed", "flat footed", "shuffle", "shuffling",
+                 "split step", "split-step", "crossover", "plant foot", "planted foot"],
+    'rotation': ["rotation", "rotate", "over-rotated", "under-rotated", "over-rotating", "under-rotating", "spin",
+                 "turning", "turn your shoulders", "turn your hips", "shoulder turn", "hip turn", "coil", "uncoil"],
+    'head position': ["look up", "looking up", "looks up", "look down", "looking down", "looks down", "eyes up",
+                      "eyes down", "eyes on", "head still", "lift your head", "lifting his head", "lifting her head",
+                      "lifts his head", "lifts her head", "watch the ball", "watching the ball",
+                      "check your shoulder", "scan", "scanning", "look for", "looking for"],
+    'posture': ["stay tall", "stand tall", "stand up straight", "stay down", "standing up", "folding", "fold",
+                "folds", "folded", "slumping", "slumped", "slouching", "hunching"],
+    'coordination': ["out of sync", "in sync", "disjointed", "sequence", "sequencing", "kinetic chain",
+                     "in time with", "before you move", "before moving", "before your legs"],
+    'symmetry': ["lopsided", "one-sided", "asymmetric", "asymmetrical", "imbalance", "favouring", "favoring",
+                 "favours", "favors", "weaker side", "stronger side", "weak side", "strong side"],
+    'arm position': ["toss", "ball toss", "chicken wing", "chicken-wing", "chicken winging"],
+    'takeoff technique': ["use the board", "using the board", "off the blocks", "push off the wall"],
+    'body alignment': ["square up", "squared up", "not square", "banana", "off line", "off-line"],
+    'knee alignment': ["valgus", "knock-kneed", "knees shooting forward"],
 }  # fmt: skip
 # a phrase after these names the phase, not the attribute ("legs apart on the entry", "at the top of the jump")
 PHASE_PREPOSITIONS = {"on", "through", "at", "in", "into", "during", "after", "before", "from", "until"}
@@ -200,13 +267,29 @@ COMPARATIVES = {
     "weaker", "stronger", "faster", "slower", "lower", "higher", "wider", "further", "earlier", "later", "better",
     "worse",
 }  # fmt: skip
+# a negation reaches a cue across these words ("not a drop of splash", "not even a hint of a wobble")
+NEGATION_SCOPE = {
+    "a", "an", "the", "any", "single", "one", "even", "of", "drop", "hint", "trace", "bit", "speck", "ounce", "sign",
+    "touch", "ripple", "much", "lot", "whisper", "shred", "real", "big", "huge", "great", "deal",
+}  # fmt: skip
+NEGATION_REACH = 6
+# what an athlete should have more of: negated or scarce ("not much height", "no follow-through", "little knee
+# bend", "without any power"), it is the fault, where a negated fault word ("no splash") is praise
+DESIRED_QUALITIES = {
+    "height", "power", "drive", "depth", "extension", "range", "rotation", "spin", "bend", "snap", "spring", "lift",
+    "reach", "pace", "tension", "follow-through", "separation", "turn", "commitment", "aggression", "control",
+    "balance", "stability", "rhythm", "flexibility", "mobility", "push", "acceleration", "explosiveness", "speed",
+    "leg drive", "hip drive", "knee bend", "follow through", "engagement",
+}  # fmt: skip
 EMB_MARGIN = 0.08  # a clause with no cue at all corrects when its correction-prototype margin exceeds this
 
 
 def side_comparison(tokens: list[str]) -> bool:
-    """The clause compares the two sides of the body (``"the left arm finishes before the right"``)."""
+    """The clause compares the two sides of the body (``"the left arm finishes before the right"``), or one named
+    side with the other (``"his left side is much weaker"``)."""
     sides = any(all(w in tokens for w in pair) for pair in SIDE_WORDS)
-    return sides and any(t in COMPARATIVES for t in tokens)
+    one_side = any(t in ("left", "right") and u == "side" for t, u in itertools.pairwise(tokens))
+    return (sides or one_side) and any(t in COMPARATIVES for t in tokens)
 
 
 def _phase(tokens: list[str], i: int) -> bool:
@@ -292,9 +375,20 @@ def _find(tokens: list[str], cue: str) -> list[int]:
     return [i for i in range(len(tokens) - n + 1) if tokens[i : i + n] == parts]
 
 
+def _is_negator(token: str) -> bool:
+    return token in NEGATORS or token.endswith("n't")
+
+
 def _negated(tokens: list[str], i: int) -> bool:
+    """A negator within three words before ``tokens[i]``, or further back across a quantity phrase (``"not a drop
+    of splash"``, ``"no sign of any wobble"``), or ``"little"`` without ``"a"`` (``"very little splash"``)."""
     before = tokens[max(0, i - 3) : i]
-    if any(t in NEGATORS or t.endswith("n't") for t in before):
+    if any(_is_negator(t) for t in before):
+        return True
+    j = i - 1
+    while j >= 0 and i - j <= NEGATION_REACH and tokens[j] in NEGATION_SCOPE:
+        j -= 1
+    if j >= 0 and j < i - 1 and _is_negator(tokens[j]):
         return True
     return i >= 1 and tokens[i - 1] == "little" and (i < 2 or tokens[i - 2] != "a")  # "very little splash"
 
@@ -324,6 +418,8 @@ def instruction(tokens: list[str]) -> bool:
     if 0 in praise_phrase(tokens[i : i + 4]):
         return False
     first = tokens[i]
+    if first == "take" and tokens[i + 1 : i + 2] == ["off"]:  # "take off was lovely": the skill, not "take a breath"
+        return False
     if first in BODY_PARTS:  # "chest up", "chin tucked", "arms overhead": body part + direction
         return any(t in DIRECTIONS for t in tokens[i + 1 : i + 3])
     return first in INSTRUCTION_VERBS or negative_instruction(tokens)
@@ -362,6 +458,11 @@ def lexicon_scores(tokens: list[str]) -> tuple[float, float]:
             if _negated(tokens, i) and cue not in ("lack", "lacking") and not neg_instr:
                 praise += 1
             else:
+                corr += 1
+    for quality in DESIRED_QUALITIES:
+        for i in _find(tokens, quality):
+            if i not in used and _negated(tokens, i) and not neg_instr:  # "not much height", "no follow-through"
+                used.update(range(i, i + len(quality.split())))
                 corr += 1
     return corr, praise
 
