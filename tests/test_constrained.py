@@ -181,15 +181,20 @@ def test_shipped_model_on_a_real_clip(model_dir, shared_data) -> None:
     assert agree >= len(turns) // 2  # the trained model mostly says in free text what it scores highest
 
 
-def test_memory_bound_does_not_change_scores(tiny_model, turns, monkeypatch) -> None:
-    """Over ``KV_BUDGET`` the answers are scored without keeping their caches, in chunks, and the likely lists'
-    states are recomputed: the same scores as keeping every cache."""
-    import crosstrainer.model.constrained as constrained
+def test_answers_grow_as_a_tree_in_one_cache_row_per_turn(tiny_model, turns, monkeypatch) -> None:
+    """Whatever the number of answers, a batch of turns costs two passes after its prefixes (every first name, then
+    the chosen lists' second names) whose batch is the turns, not the answers: no KV cache is copied per answer."""
+    from crosstrainer.model import constrained
 
-    kept = score_answers(tiny_model, turns, NAMES, min_prob=0.0)
-    monkeypatch.setattr(constrained, "KV_BUDGET", 1)  # every chunk is a single row, no cache kept
-    bounded = score_answers(tiny_model, turns, NAMES, min_prob=0.0)
-    for a, b in zip(kept, bounded, strict=True):
-        assert a.log_probs.keys() == b.log_probs.keys()
-        for answer in a.log_probs:
-            assert b.log_probs[answer] == pytest.approx(a.log_probs[answer], abs=1e-4)
+    calls: list[tuple[int, int]] = []
+    original = constrained._hidden_states
+
+    def spy(model, ids, mask, positions, cache):
+        calls.append((ids.shape[0], mask.shape[0]))
+        assert mask.shape == (ids.shape[0], 1, ids.shape[1], cache.get_seq_length() + ids.shape[1])
+        return original(model, ids, mask, positions, cache)
+
+    monkeypatch.setattr(constrained, "_hidden_states", spy)
+    scores = score_answers(tiny_model, turns, NAMES, min_prob=0.0, max_pairs=ALL_PAIRS, pair_min_prob=0.0)
+    assert all(len(s.log_probs) == 1 + len(NAMES) + ALL_PAIRS for s in scores)
+    assert calls == [(len(turns), len(turns))] * 2

@@ -3,7 +3,8 @@
 Free generation can say anything (``"their skill-lifestyle improvement their"``, the exercise's own name). Here
 the model only *scores* the answers that are allowed: each vocabulary name, ``none``, and pairs ``"a, b"`` of
 likely names, each followed by EOS, exactly as Stage I was trained (``prompts.stage1_target``). The prompt and
-video prefix of a turn runs once; its KV cache is shared by all of the turn's candidate answers::
+video prefix of a turn runs once; all of the turn's candidate answers are then scored as branches of one tree after
+it (one KV cache per turn, tree attention: :func:`_grow`)::
 
     >>> scores = score_answers(model, [Turn(window_feats, prompts.stage1_user("plank"))], vocab.names)  # doctest: +SKIP
     >>> scores[0].answers  # doctest: +SKIP
@@ -31,20 +32,17 @@ from typing import Any, cast
 import torch
 
 from crosstrainer.model import prompts
-from crosstrainer.model.crosstrainer import CrossTrainerModel, Turn, cache_kwarg, output_cache, select_cache
+from crosstrainer.model.crosstrainer import CrossTrainerModel, Prefill, Turn, cache_kwarg, output_cache
 
 Answer = tuple[str, ...]
 """A candidate Stage-I answer: the attribute names it lists, in order; ``()`` is ``"none"``."""
 
 TURN_BATCH = 16
-"""Turns whose prompt+video prefixes run through the LLM together."""
-TOKEN_BUDGET = 512
-"""Candidate tokens scored in one forward pass (bounds the logits' memory: tokens x vocabulary floats)."""
+"""Turns whose prompt+video prefixes, and answer trees, run through the LLM together."""
+TREE_TOKENS = 1024
+"""Answer tokens of a batch of turns fed in one forward pass at most (fewer turns a batch for large vocabularies)."""
 HEAD_TOKENS = 128
 """Positions whose log-probabilities over the whole vocabulary exist at once (128 x 49,152 floats: 25 MB)."""
-KV_BUDGET = 384 * 2**20
-"""Bytes of KV cache the candidate answers of a batch of turns may keep (each answer copies its turn's cache): short
-clips mostly stay under it; a 10-minute video's 32 windows of 19 seconds kept over 1 GB at once before this bound."""
 
 
 @dataclass
@@ -101,40 +99,12 @@ def _check_names(names: Sequence[str]) -> list[str]:
     return names
 
 
-@dataclass
-class _State:
-    """Where scoring continues from, per batch row: after the prompt+video prefix, or after an answer's first name."""
-
-    cache: Any  # transformers Cache, batch = rows
-    last_log_probs: torch.Tensor  # (rows, vocab): log P(next token)
-    mask: torch.Tensor  # (rows, L) attention mask of what the cache holds (padding = 0)
-    next_position: torch.Tensor  # (rows,) position id of the next token
-
-
-def _run_prefix(model: CrossTrainerModel, turns: Sequence[Turn]) -> _State:
-    """One forward pass over the prompt+video prefixes, keeping the KV cache (:meth:`CrossTrainerModel.prefill`)."""
-    start = model.prefill(list(turns))
-    return _State(start.cache, start.last_logits.log_softmax(-1), start.mask, start.next_position)
-
-
-def _kv_bytes_per_token(model: CrossTrainerModel) -> int:
-    """Bytes one token takes in the LLM's KV cache (keys and values of every layer): 46,080 for SmolLM2-135M."""
-    cfg = getattr(model.llm, "config", None)
-    try:
-        heads = int(getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads)
-        head_dim = int(getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads)
-        layers = int(cfg.num_hidden_layers)
-    except (AttributeError, TypeError, ZeroDivisionError):  # not a transformers decoder: assume a Llama-8B-sized one
-        heads, head_dim, layers = 8, 128, 32
-    return 2 * layers * heads * head_dim * model._embed.weight.element_size()
-
-
 def _hidden_states(
     model: CrossTrainerModel, ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, cache: Any
 ) -> tuple[torch.Tensor, Any, Any]:
     """The LLM's last hidden states (rows, tokens, hidden) for ``ids`` after ``cache``, the new cache, and the
-    output head that turns hidden states into logits. Logits for every position of hundreds of candidate rows
-    would take gigabytes (rows x tokens x a 49k vocabulary); the caller applies the head a few rows at a time.
+    output head that turns hidden states into logits. Logits for every answer token of a batch would take hundreds
+    of megabytes (tokens x a 49k vocabulary); the caller applies the head a few positions at a time.
     Models without a separate decoder (``get_decoder``) run whole and the head is the identity on their logits."""
     get_decoder = getattr(model.llm, "get_decoder", None)
     decoder = get_decoder() if get_decoder is not None else None
@@ -148,76 +118,110 @@ def _hidden_states(
     return out.last_hidden_state, output_cache(out), head
 
 
-def _extend(
-    model: CrossTrainerModel,
-    state: _State,
-    rows: list[tuple[int, list[int]]],
-    keep: bool = False,
-    watch: int | None = None,
-    keep_cache: bool = True,
-) -> tuple[list[list[float]], _State | None, list[list[float]]]:
-    """Per-token log-probabilities of each row's tokens, continuing from ``state`` row ``rows[j][0]``.
+@dataclass
+class _Node:
+    """A branch of answer tokens appended to one turn's row of the tree (see :func:`_grow`).
 
-    ``keep``: also return the state after each row's last token (one forward pass for all rows); otherwise the
-    rows are scored in chunks of about :data:`TOKEN_BUDGET` tokens and the last token is not fed. ``watch`` (with
-    ``keep``): also return, per row, log P(``watch``) before and after each of its tokens (``len + 1`` values).
-    ``keep_cache=False`` (with ``keep``): the returned state has the next-token log-probabilities but no KV cache,
-    and the rows run in chunks whose copies of the cache fit :data:`KV_BUDGET`.
+    ``log_probs[t]``: log P(token t | what precedes it); ``eos[t]``: log P(EOS) right after token t; ``next``: the
+    whole next-token distribution after the last token (only for nodes that get children); ``columns``: the cache
+    columns of this node's tokens and its ancestors'; ``end``: the position id after its last token.
     """
-    dev = state.mask.device
-    scores: list[list[float]] = []
-    watched: list[list[float]] = []
-    kept: _State | None = None
-    kept_parts: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []  # (last log-probs, mask, next position)
-    per_chunk = len(rows)
-    if keep and not keep_cache:
-        row_bytes = _kv_bytes_per_token(model) * (state.mask.shape[1] + max(len(r[1]) for r in rows))
-        per_chunk = max(1, KV_BUDGET // row_bytes)
-    start = 0
-    while start < len(rows):
-        stop, width = start + 1, len(rows[start][1])
-        while stop < len(rows) and not keep:
-            w = max(width, len(rows[stop][1]))
-            if (stop + 1 - start) * (w - 1) > TOKEN_BUDGET:
-                break
-            stop, width = stop + 1, w
-        if keep:
-            stop, width = min(len(rows), start + per_chunk), max(len(r[1]) for r in rows)
-        chunk = rows[start:stop]
-        idx = torch.tensor([r for r, _ in chunk], device=dev)
-        lens = torch.tensor([len(t) for _, t in chunk], device=dev)
-        ids = torch.full((len(chunk), width), model.pad_id, dtype=torch.long, device=dev)
-        for i, (_, toks) in enumerate(chunk):
-            ids[i, : len(toks)] = torch.tensor(toks, device=dev)
-        valid = (torch.arange(width, device=dev)[None] < lens[:, None]).long()
-        token_lp = state.last_log_probs[idx].gather(1, ids[:, :1])  # (rows, 1): the first token
-        feed = width if keep else width - 1
-        if feed:
-            mask = torch.cat([state.mask[idx], valid[:, :feed]], 1)
-            positions = state.next_position[idx, None] + torch.arange(feed, device=dev)
-            hidden, cache, head = _hidden_states(model, ids[:, :feed], mask, positions, select_cache(state.cache, idx))
-            picked, lasts, watch_lp = [], [], []
-            step = max(1, HEAD_TOKENS // feed)  # rows whose (tokens x vocabulary) log-probabilities exist at once
-            for r0 in range(0, len(chunk), step):
-                log_probs = head(hidden[r0 : r0 + step]).float().log_softmax(-1)
-                picked.append(log_probs[:, : width - 1].gather(2, ids[r0 : r0 + step, 1:, None])[..., 0])
-                if keep:
-                    lasts.append(log_probs[torch.arange(log_probs.shape[0], device=dev), lens[r0 : r0 + step] - 1])
-                    if watch is not None:
-                        watch_lp.append(log_probs[..., watch])
-            token_lp = torch.cat([token_lp, torch.cat(picked)], 1)
-            if keep:
-                kept_parts.append((torch.cat(lasts), mask, state.next_position[idx] + lens))
-                if keep_cache:
-                    kept = _State(cache, *kept_parts[0])
-                if watch is not None:
-                    w_lp = torch.cat([state.last_log_probs[idx, watch, None], torch.cat(watch_lp)], 1)
-                    watched += [w_lp[i, : len(toks) + 1].tolist() for i, (_, toks) in enumerate(chunk)]
-        scores += [token_lp[i, : len(toks)].tolist() for i, (_, toks) in enumerate(chunk)]
-        start = stop
-    if keep and not keep_cache and kept_parts:
-        kept = _State(None, *(torch.cat(part) for part in zip(*kept_parts, strict=True)))
-    return scores, kept, watched
+
+    row: int
+    log_probs: list[float]
+    eos: list[float]
+    next: torch.Tensor | None
+    columns: list[int]
+    end: int
+
+
+@dataclass
+class _Tree:
+    """A batch of turns after their prompt+video prefixes, growing answer branches in one KV cache (batch = turns).
+
+    ``width`` is the prefix part of the cache (``mask`` says which of its columns are padding); columns after it hold
+    the tokens of earlier branches, which a branch sees only when they are its ancestors."""
+
+    cache: Any
+    mask: torch.Tensor  # (turns, width) 1 = a prompt token, 0 = padding
+    first: torch.Tensor  # (turns, vocab) log P(first answer token | prompt, video)
+    next_position: torch.Tensor  # (turns,)
+    length: int  # columns in the cache
+
+    @classmethod
+    def after(cls, start: Prefill) -> _Tree:
+        """The tree of a batch just prefilled (:meth:`CrossTrainerModel.prefill`): no answer token yet."""
+        first = start.last_logits.log_softmax(-1)
+        return cls(start.cache, start.mask, first, start.next_position, start.mask.shape[1])
+
+    @property
+    def width(self) -> int:
+        return self.mask.shape[1]
+
+
+def _grow(
+    model: CrossTrainerModel, tree: _Tree, branches: list[tuple[int, list[int], _Node | None, bool]]
+) -> list[_Node]:
+    """Feed branches ``(row, tokens, parent, keep_next)`` in one forward pass (tree attention).
+
+    Each row of the batch gets all of its turn's branches one after another; a 4-D attention mask lets every token
+    see its turn's prompt, its parent chain and the earlier tokens of its own branch, nothing else, and position ids
+    continue from the parent, so each branch is scored exactly as if it were alone after its parent (up to
+    floating-point rounding). No KV cache is copied per answer: the tree's cache stays one row per turn::
+
+        row i: [prompt+video (cached)] [a, ,] [b ,] [none] [pad]     <- pass 1: each first name + comma
+               [...]                                [tail of "a, c"] <- pass 2: sees the prompt and [a ,] only
+    """
+    dev = tree.mask.device
+    rows = tree.mask.shape[0]
+    starts: list[int] = []
+    used = [0] * rows
+    for row, tokens, _, _ in branches:
+        starts.append(used[row])
+        used[row] += len(tokens)
+    width, total = max(used), tree.length + max(used)
+    ids = torch.full((rows, width), model.pad_id, dtype=torch.long, device=dev)
+    positions = torch.zeros((rows, width), dtype=torch.long, device=dev)
+    allowed = torch.zeros((rows, width, total), dtype=torch.bool, device=dev)
+    allowed[:, :, : tree.width] = tree.mask.bool()[:, None, :]  # every token (padding too) sees its prompt
+    causal = torch.ones((width, width), dtype=torch.bool, device=dev).tril()
+    columns: list[list[int]] = []
+    for (row, tokens, parent, _), s in zip(branches, starts, strict=True):
+        n = len(tokens)
+        ids[row, s : s + n] = torch.tensor(tokens, device=dev)
+        begin = parent.end if parent is not None else int(tree.next_position[row])
+        positions[row, s : s + n] = torch.arange(begin, begin + n, device=dev)
+        own = [tree.length + s + t for t in range(n)]
+        if parent is not None:
+            allowed[row, s : s + n, parent.columns] = True
+        allowed[row, s : s + n, own[0] : own[0] + n] = causal[:n, :n]
+        columns.append((parent.columns if parent is not None else []) + own)
+    min_value = torch.finfo(model._embed.weight.dtype).min
+    mask = torch.zeros(allowed.shape, dtype=model._embed.weight.dtype, device=dev).masked_fill_(~allowed, min_value)
+    hidden, tree.cache, head = _hidden_states(model, ids, mask[:, None], positions, tree.cache)
+    tree.length = total
+    # log-probabilities over the vocabulary, HEAD_TOKENS positions at a time: the next token's, EOS, the last one's
+    flat = [(row, s + t) for (row, tokens, _, _), s in zip(branches, starts, strict=True) for t in range(len(tokens))]
+    next_id = [tok for _, tokens, _, _ in branches for tok in [*tokens[1:], model.eos_id]]
+    wanted = {(row, s + len(tokens) - 1) for (row, tokens, _, keep), s in zip(branches, starts, strict=True) if keep}
+    picked, eos, kept = [], [], {}
+    for c0 in range(0, len(flat), HEAD_TOKENS):
+        chunk = flat[c0 : c0 + HEAD_TOKENS]
+        at = torch.tensor(chunk, device=dev)
+        log_probs = head(hidden[at[:, 0], at[:, 1]]).float().log_softmax(-1)
+        picked += log_probs.gather(1, torch.tensor(next_id[c0 : c0 + HEAD_TOKENS], device=dev)[:, None])[:, 0].tolist()
+        eos += log_probs[:, model.eos_id].tolist()
+        kept.update({key: log_probs[j].clone() for j, key in enumerate(chunk) if key in wanted})
+    nodes, k = [], 0
+    for (row, tokens, parent, keep), s, cols in zip(branches, starts, columns, strict=True):
+        before = parent.next if parent is not None else tree.first[row]
+        assert before is not None, "a parent branch must keep its next-token distribution"
+        n = len(tokens)
+        log_probs = [float(before[tokens[0]]), *picked[k : k + n - 1]]
+        nodes.append(_Node(row, log_probs, eos[k : k + n], kept.get((row, s + n - 1)) if keep else None, cols,
+                           int(positions[row, s + n - 1]) + 1))  # fmt: skip
+        k += n
+    return nodes
 
 
 def _pair_plan(
@@ -259,87 +263,63 @@ def score_answers(
     on the probability of the name and of every list that starts with it; ``min_prob=0``: every name); up to
     ``max_pairs`` lists ``"a, b"``, those most likely to start so (P(answer starts ``"a, "`` + b's first token)),
     when that is at least ``pair_min_prob`` (``max_pairs=0``: no lists). What is left out is bounded by
-    ``AnswerScores.unscored``. Per batch of turns: one pass over the prompt+video prefixes, one over the names +
-    comma after them (giving each single answer's EOS and each list's start), one over the chosen lists' second
-    names. Deterministic.
+    ``AnswerScores.unscored``. Per batch of turns, three forward passes whatever the number of answers: the
+    prompt+video prefixes, then every scored name + comma (giving each single answer's EOS and each list's start)
+    as branches of one tree (:func:`_grow`), then the chosen lists' second names as branches after their first.
+    Deterministic.
     """
     names = _check_names(names)
     singles: list[Answer] = [(n,) for n in names] + [()]
     head = {a: model._target_ids(answer_text(a))[:-1] for a in singles}  # the answer's tokens without EOS
     sep, tail, whole = _pair_plan(model, names, head) if max_pairs > 0 else ({}, {}, {})
     first_row = [head[a] + ([sep[a[0]]] if a and a[0] in sep else []) for a in singles]
-    width = max(len(t) for t in first_row)
-    turn_batch = max(1, min(TURN_BATCH, 2 * TOKEN_BUDGET // (len(singles) * width)))
+    row_tokens = sum(len(t) for t in first_row) + sum(len(t) - 1 for t in whole.values())  # a turn's widest row
+    turn_batch = max(1, min(TURN_BATCH, TREE_TOKENS // max(1, row_tokens)))
     results: list[AnswerScores] = []
     for b0 in range(0, len(turns), turn_batch):
         batch = turns[b0 : b0 + turn_batch]
-        prefix = _run_prefix(model, batch)
+        tree = _Tree.after(model.prefill(list(batch)))
         unscored = [0.0] * len(batch)
         log_probs: list[dict[Answer, float]] = [{} for _ in batch]
-        by_len: dict[int, list[tuple[int, int]]] = {}  # rows of equal length run together: no padding
+        # pass 1: every likely single name (with its comma) and "none"; lists that tokenise oddly, whole
+        branches: list[tuple[int, list[int], _Node | None, bool]] = []
+        keys: list[tuple[int, Answer, int]] = []  # (turn, answer, tokens before EOS)
         for i in range(len(batch)):
             for j, a in enumerate(singles):
-                bound = math.exp(float(prefix.last_log_probs[i, first_row[j][0]]))
+                bound = math.exp(float(tree.first[i, first_row[j][0]]))
                 if a == () or bound >= min_prob:
-                    by_len.setdefault(len(first_row[j]), []).append((i, j))
+                    branches.append((i, first_row[j], None, bool(a) and a[0] in sep))
+                    keys.append((i, a, len(head[a])))
                 else:
                     unscored[i] += bound
-        # (turn, a) -> (state after "a,", row, log P("a,")); the state keeps its KV cache only when the rows' copies
-        # of their turn's cache fit KV_BUDGET: otherwise the few lists chosen below get their states recomputed
-        firsts: dict[tuple[int, str], tuple[_State, int, float]] = {}
-        first_of = {a[0]: first_row[j] for j, a in enumerate(singles) if a}  # a -> the tokens of "a,"
-        held = 0  # bytes of the KV-cache copies kept so far for this batch of turns
-        for _, rows1 in sorted(by_len.items()):
-            toks = [(i, first_row[j]) for i, j in rows1]
-            copies = len(toks) * _kv_bytes_per_token(model) * (prefix.mask.shape[1] + len(toks[0][1]))
-            with_cache = held + copies <= KV_BUDGET  # else the lists' states are recomputed below
-            held += copies if with_cache else 0
-            scored, kept, eos = _extend(model, prefix, toks, keep=True, watch=model.eos_id, keep_cache=with_cache)
-            for r, (i, j) in enumerate(rows1):
-                n = len(head[singles[j]])
-                log_probs[i][singles[j]] = float(sum(scored[r][:n])) + eos[r][n]
-                if singles[j]:
-                    firsts[(i, singles[j][0])] = (cast(_State, kept), r, float(sum(scored[r])))
-        rows2: dict[int, list[tuple[int, Answer]]] = {}  # per state: (turn, pair)
-        states: dict[int, _State] = {}
-        picked: list[tuple[int, Answer]] = []  # the lists to score: (turn, pair)
+            scored = {a[0] for k, a, _ in keys if k == i and a}
+            for pair, toks in whole.items():
+                if pair[0] in scored:  # else already bounded by its first name
+                    branches.append((i, toks[:-1], None, False))
+                    keys.append((i, pair, len(toks) - 1))
+        firsts: dict[tuple[int, str], _Node] = {}
+        for (i, a, n), node in zip(keys, _grow(model, tree, branches), strict=True):
+            log_probs[i][a] = sum(node.log_probs[:n]) + node.eos[n - 1]
+            if len(a) == 1 and node.next is not None:
+                firsts[(i, a[0])] = node
+        # pass 2: the second names of the lists most likely to start so, after their first name's branch
+        branches, picked = [], []
         for i in range(len(batch)):
             starts = []  # (-log P(the answer starts "a, " + b's first token), pair)
             for pair, t in tail.items():
-                if (i, pair[0]) not in firsts:
-                    continue  # its first name was not scored: already bounded in ``unscored``
-                state, r, lp = firsts[(i, pair[0])]
-                starts.append((-lp - float(state.last_log_probs[r, t[0]]), pair))
+                node = firsts.get((i, pair[0]))
+                if node is not None:  # else its first name was not scored: already bounded in ``unscored``
+                    starts.append((-sum(node.log_probs) - float(cast(torch.Tensor, node.next)[t[0]]), pair))
             starts.sort()
             chosen = {pair for cost, pair in starts[:max_pairs] if math.exp(-cost) >= pair_min_prob}
-            picked += [(i, pair) for _, pair in starts if pair in chosen]
             unscored[i] += sum(math.exp(-cost) for cost, pair in starts if pair not in chosen)
-        # the states after "a," of the chosen lists' first names, recomputed with their caches (equal lengths together)
-        need: dict[int, list[tuple[int, str]]] = {}
-        continued: dict[tuple[int, str], tuple[_State, int]] = {}
-        for i, pair in picked:
-            state, r, _ = firsts[(i, pair[0])]
-            if state.cache is not None:
-                continued[(i, pair[0])] = (state, r)
-            elif (i, pair[0]) not in need.get(len(first_of[pair[0]]), []):
-                need.setdefault(len(first_of[pair[0]]), []).append((i, pair[0]))
-        for _, keys in sorted(need.items()):
-            ids = [(i, first_of[a]) for i, a in keys]
-            _, state, _ = _extend(model, prefix, ids, keep=True)
-            continued.update({key: (cast(_State, state), r) for r, key in enumerate(keys)})
-        for i, pair in picked:
-            state, r = continued[(i, pair[0])]
-            states[id(state)] = state
-            rows2.setdefault(id(state), []).append((i, pair))
-        for key, rows in rows2.items():
-            scored2, _, _ = _extend(model, states[key], [(continued[(i, p[0])][1], tail[p]) for i, p in rows])
-            for (i, pair), token_lp in zip(rows, scored2):
-                log_probs[i][pair] = firsts[(i, pair[0])][2] + float(sum(token_lp))
-        # lists that tokenise oddly: scored whole, from the prefix, when their first name was scored
-        rows3 = [(i, p) for i in range(len(batch)) for p in whole if (i, p[0]) in firsts]
-        scored3, _, _ = _extend(model, prefix, [(i, whole[p]) for i, p in rows3])
-        for (i, pair), token_lp in zip(rows3, scored3):
-            log_probs[i][pair] = float(sum(token_lp))
+            for _, pair in starts:
+                if pair in chosen:
+                    branches.append((i, tail[pair][:-1], firsts[(i, pair[0])], False))
+                    picked.append((i, pair))
+        if branches:
+            for (i, pair), node in zip(picked, _grow(model, tree, branches), strict=True):
+                log_probs[i][pair] = sum(firsts[(i, pair[0])].log_probs) + sum(node.log_probs) + node.eos[-1]
         results += [AnswerScores(lp, u) for lp, u in zip(log_probs, unscored)]
     return results
 
