@@ -275,3 +275,24 @@ def test_negation_scope_scarce_qualities_and_fault_verbs_across_sports(extractor
     for (text, ok), ext in zip(cases.items(), out, strict=True):
         assert ext.attributes and set(ext.attributes) <= ok, (text, ext.attributes)
         assert not ext.praise
+
+
+def test_pronouns_take_the_body_part_before_and_diving_shapes(extractor):
+    """Synthetic sentences (in none of the labelled sets): "they" / "them" with no body part of their own refer to
+    the plural body part of the clause before; "back" right after a body part is a direction; a tuck or pike shape
+    that is too open is body alignment, not the elbows of "elbows tucked"."""
+    from crosstrainer.discover.offline import resolve_pronoun
+
+    assert resolve_pronoun(["they", "came", "loose"], ["squeeze", "your", "legs", "together"])[0] == "legs"
+    assert resolve_pronoun(["they", "came", "loose"], ["nice", "work"]) == ["they", "came", "loose"]
+    cases = {
+        "Point your toes, they keep flopping about on the way down.": {"leg position"},
+        "Keep your elbows in, they drift out as you press.": {"elbow position"},
+        "Her pike is too loose on the way up.": {"body alignment"},
+    }
+    out = extractor.extract([Item(str(i), t) for i, t in enumerate(cases)])
+    for (text, ok), ext in zip(cases.items(), out, strict=True):
+        assert ext.attributes and set(ext.attributes) <= ok, (text, ext.attributes)
+    index = extractor._seed_index()
+    assert index.names.index("posture") not in index.hinted(["threw", "his", "head", "back"])
+    assert index.names.index("posture") in index.hinted(["rounding", "his", "back"])

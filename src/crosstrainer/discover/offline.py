@@ -197,63 +197,65 @@ EXTRA_HINTS = {
 # range of motion). In a corrective clause they replace the embedding's guess, which then only adds an attribute
 # named by a body word of the clause ("his head comes up too early": timing and head position).
 ATTRIBUTE_CUES = {
-    'timing': ["too late", "too early", "too soon", "late", "early", "earlier", "mistimed", "hesitating", "hesitate",
+    "timing": ["too late", "too early", "too soon", "late", "early", "earlier", "mistimed", "hesitating", "hesitate",
                "hesitated", "premature", "prematurely", "wait for", "wait until"],
-    'balance': ["off balance", "balance", "wobble", "wobbles", "wobbling", "wobbled", "wobbly", "tipping", "toppling",
+    "balance": ["off balance", "balance", "wobble", "wobbles", "wobbling", "wobbled", "wobbly", "tipping", "toppling",
                 "topple", "stumble", "stumbling", "stumbled", "your weight", "his weight", "her weight",
                 "their weight", "weight shift", "weight transfer", "falling over", "fall over", "centre of gravity",
                 "center of gravity", "centre of mass", "center of mass", "over your feet", "over his feet",
                 "over her feet", "onto your toes", "onto his toes", "onto her toes", "falling forward",
                 "falling backward", "falling backwards", "fall forward", "pull you forward", "pulls you forward",
                 "pulling you forward", "pull you back", "pulls you back"],
-    'stability': ["shaking", "shaky", "shakes", "steady", "unsteady", "stability", "unstable", "stable", "barn door",
+    "stability": ["shaking", "shaky", "shakes", "steady", "unsteady", "stability", "unstable", "stable", "barn door",
                   "barn-door", "barn-dooring", "barndoor", "swing out", "swings out", "swung out", "swinging out",
                   "points of contact", "swaying", "sway", "sways"],
-    'control and tempo': ["momentum", "jerky", "jerking", "too fast", "too quick", "too quickly", "slow down",
+    "control and tempo": ["momentum", "jerky", "jerking", "too fast", "too quick", "too quickly", "slow down",
                           "slow it down", "swing your body", "swinging your body", "tempo", "too slow", "bouncing",
                           "bounce", "bounces", "bounced", "rush", "rushing", "rushes", "hurry", "hurrying", "hurried",
                           "kipping", "kip", "yanking", "yank", "heaving", "take your time"],
-    'range of motion': ["depth", "deep", "deeper", "all the way", "full range", "full extension", "half reps",
+    "range of motion": ["depth", "deep", "deeper", "all the way", "full range", "full extension", "half reps",
                         "half squat", "partial reps", "range of motion", "parallel", "shallow", "full stretch",
                         "reach the bar", "reaching the bar", "touch the bar", "touching the bar", "chest to bar",
                         "chest to the bar", "not far enough"],
-    'breathing': ["deep breath", "breath", "breathe", "breathing", "exhale", "inhale"],
-    'spacing and distance': ["too far", "too close", "closer", "far from", "away from the", "distance",
+    "breathing": ["deep breath", "breath", "breathe", "breathing", "exhale", "inhale"],
+    "spacing and distance": ["too far", "too close", "closer", "far from", "away from the", "distance",
                              "close to the", "closer to the", "further from", "out in front", "in front of your body",
                              "clearance", "overshot", "overshoot", "overshooting", "undershot",
                              "away from your body"],
-    'entry and landing technique': ["splash", "land", "lands", "landed", "landing", "entry"],
-    'power generation': ["explode", "explosive", "explosively", "leg drive", "with your legs", "from your legs",
+    "entry and landing technique": ["splash", "land", "lands", "landed", "landing", "entry"],
+    "power generation": ["explode", "explosive", "explosively", "leg drive", "with your legs", "from your legs",
                          "through your legs", "more height", "enough height", "power", "height", "use your legs",
                          "using your legs", "push harder", "jump higher"],
-    'follow through': ["follow through", "follow-through", "finish high", "finish over", "finish through",
+    "follow through": ["follow through", "follow-through", "finish high", "finish over", "finish through",
                        "stopping your swing", "stop your swing", "finish your swing", "finish the swing",
                        "finish the shot", "hold the finish", "hold your finish", "stop at contact",
                        "stopping at contact", "decelerate", "decelerating", "decelerates", "cut off", "cutting off",
                        "stops short", "stopping short"],
-    'compensation': ["using your back", "do the work", "doing the work", "cheating", "compensating", "muscling",
+    "compensation": ["using your back", "do the work", "doing the work", "cheating", "compensating", "muscling",
                      "shrugging", "shrug", "shrugs", "shrugged", "hitching", "hip hike", "hiking"],
-    'hand positioning': ["grip", "gripping", "over-gripping", "overgripping", "regrip", "clubface", "club face",
+    "hand positioning": ["grip", "gripping", "over-gripping", "overgripping", "regrip", "clubface", "club face",
                          "crimp", "crimping", "hand placement"],
-    'footwork': ["step", "steps", "stride", "overstriding", "stance", "footwork", "foothold", "footholds", "stabbing",
+    "footwork": ["step", "steps", "stride", "overstriding", "stance", "footwork", "foothold", "footholds", "stabbing",
                  "quiet feet", "smear", "smearing", "edging", "flat-footed", "flat footed", "shuffle", "shuffling",
                  "split step", "split-step", "crossover", "plant foot", "planted foot"],
-    'rotation': ["rotation", "rotate", "over-rotated", "under-rotated", "over-rotating", "under-rotating", "spin",
+    "rotation": ["rotation", "rotate", "over-rotated", "under-rotated", "over-rotating", "under-rotating", "spin",
                  "turning", "turn your shoulders", "turn your hips", "shoulder turn", "hip turn", "coil", "uncoil"],
-    'head position': ["look up", "looking up", "looks up", "look down", "looking down", "looks down", "eyes up",
+    "head position": ["look up", "looking up", "looks up", "look down", "looking down", "looks down", "eyes up",
                       "eyes down", "eyes on", "head still", "lift your head", "lifting his head", "lifting her head",
                       "lifts his head", "lifts her head", "watch the ball", "watching the ball",
                       "check your shoulder", "scan", "scanning", "look for", "looking for"],
-    'posture': ["stay tall", "stand tall", "stand up straight", "stay down", "standing up", "folding", "fold",
+    "posture": ["stay tall", "stand tall", "stand up straight", "stay down", "standing up", "folding", "fold",
                 "folds", "folded", "slumping", "slumped", "slouching", "hunching"],
-    'coordination': ["out of sync", "in sync", "disjointed", "sequence", "sequencing", "kinetic chain",
+    "coordination": ["out of sync", "in sync", "disjointed", "sequence", "sequencing", "kinetic chain",
                      "in time with", "before you move", "before moving", "before your legs"],
-    'symmetry': ["lopsided", "one-sided", "asymmetric", "asymmetrical", "imbalance", "favouring", "favoring",
+    "symmetry": ["lopsided", "one-sided", "asymmetric", "asymmetrical", "imbalance", "favouring", "favoring",
                  "favours", "favors", "weaker side", "stronger side", "weak side", "strong side"],
-    'arm position': ["toss", "ball toss", "chicken wing", "chicken-wing", "chicken winging"],
-    'takeoff technique': ["use the board", "using the board", "off the blocks", "push off the wall"],
-    'body alignment': ["square up", "squared up", "not square", "banana", "off line", "off-line"],
-    'knee alignment': ["valgus", "knock-kneed", "knees shooting forward"],
+    "arm position": ["toss", "ball toss", "chicken wing", "chicken-wing", "chicken winging"],
+    "takeoff technique": ["use the board", "using the board", "off the blocks", "push off the wall"],
+    "body alignment": ["the tuck is", "the tuck was", "the pike is", "the pike was", "his tuck", "her tuck",
+                       "your tuck", "his pike", "her pike", "your pike", "square up", "squared up", "not square",
+                       "banana", "off line", "off-line"],
+    "knee alignment": ["valgus", "knock-kneed", "knees shooting forward"],
 }  # fmt: skip
 # a phrase after these names the phase, not the attribute ("legs apart on the entry", "at the top of the jump")
 PHASE_PREPOSITIONS = {"on", "through", "at", "in", "into", "during", "after", "before", "from", "until"}
@@ -317,6 +319,24 @@ def named_attributes(tokens: list[str]) -> list[tuple[int, str]]:
     for i, a in sorted(hits):
         first.setdefault(a, i)
     return [(i, a) for a, i in first.items()]
+
+
+def _direction_back(tokens: list[str], k: int) -> bool:
+    """``tokens[k]`` is ``"back"`` used as a direction right after a body part (``"head back"``, ``"shoulders
+    back"``)."""
+    return tokens[k] == "back" and k >= 1 and tokens[k - 1] in BODY_PARTS
+
+
+def resolve_pronoun(tokens: list[str], before: list[str]) -> list[str]:
+    """A clause about ``they`` / ``them`` that names no body part takes the last plural body part of the clause
+    before (``"squeeze your legs together, they came loose"`` -> ``"legs came loose"``)."""
+    if any(t in BODY_PARTS for t in tokens):
+        return tokens
+    plural = [t for t in before if t in BODY_PARTS and t.endswith("s") and t not in ("abs", "biceps", "triceps")]
+    k = next((i for i, t in enumerate(tokens) if t in ("they", "them", "they're", "they've")), None)
+    if k is None or not plural:
+        return tokens
+    return [*tokens[:k], plural[-1], *tokens[k + 1 :]]
 
 
 def split_words(text: str) -> list[str]:
@@ -545,8 +565,10 @@ class SeedIndex:
         return [self.names[i] for i in idx], per_attr[np.arange(len(vecs)), idx]
 
     def hinted(self, tokens: list[str]) -> set[int]:
-        """Attributes named by a one-word synonym in ``tokens``."""
-        return {self.hints[w] for w in map(_singular, tokens) if w in self.hints}
+        """Attributes named by a one-word synonym in ``tokens``; ``"back"`` just after a body part is a direction
+        (``"threw his head back"``), not the back."""
+        words = [_singular(t) for k, t in enumerate(tokens) if not _direction_back(tokens, k)]
+        return {self.hints[w] for w in words if w in self.hints}
 
 
 @dataclass
@@ -669,8 +691,10 @@ class OfflineExtractor:
             has_praise = [False] * len(batch)
             for b, item in enumerate(batch):
                 max_len = WRITTEN_MAX_LEN if re.search(r"[.,;:!?]", item.text) else 12
-                for toks in (seg for clause in split_clauses(item.text) for seg in segments(clause, max_len)):
+                before: list[str] = []
+                for seg in (seg for clause in split_clauses(item.text) for seg in segments(clause, max_len)):
                     n_clauses[b] += 1
+                    toks, before = resolve_pronoun(seg, before), seg
                     kind, cue, match = classify(toks)
                     if kind == "praise":  # never a fault; what it praises is read from its words (no embedding)
                         has_praise[b] = True
