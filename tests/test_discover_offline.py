@@ -297,3 +297,36 @@ def test_pronouns_take_the_body_part_before_and_diving_shapes(extractor):
     index = extractor._seed_index()
     assert index.names.index("posture") not in index.hinted(["threw", "his", "head", "back"])
     assert index.names.index("posture") in index.hinted(["rounding", "his", "back"])
+
+
+def test_praise_carries_over_good_states_and_keep_that(extractor):
+    """Synthetic sentences written for this test (in none of the labelled sets): praise reaches the clauses that
+    only describe a good state or keep it ("shoulders stayed level", "keep that"); a lone praise word opens a
+    comment; fault words that name a skill ("the swing", "split jumps") or end well ("came off cleanly") are not
+    faults; a turn ("but", "now", "next time") and real faults after praise are still read."""
+    from crosstrainer.discover.offline import praise_scope, split_clauses_marked
+
+    marked = split_clauses_marked("Brilliant, the shoulders stayed level but the knees came apart. Now lock out.")
+    assert [t for _, t in marked] == [False, False, True, True] and marked[0][0] == ["brilliant"]
+    assert praise_scope([(["keep", "that"], False, "correct", "instruction", ["keep", "that"])])[0][1] == "correct"
+    praise = [
+        "Solid set of rows, your shoulders stayed level the whole way. Keep that.",
+        "Brilliant, the knees stayed stacked over your feet on every landing.",
+        "Textbook lunge, torso tall and the front shin vertical. More of that.",
+        "Spot on with the golf swing today, you kept your head still through the ball.",
+        "Good work on the split jumps, hips square and arms relaxed.",
+        "Loving the pull, it came off cleanly.",
+    ]
+    out = extractor.extract([Item(str(i), t) for i, t in enumerate(praise)])
+    for text, ext in zip(praise, out, strict=True):
+        assert ext.praise and ext.attributes == [], (text, ext.attributes)
+    mixed = {
+        "Looking better on the deadlift, back stayed flat. Now just stop the hips shooting up first.": "hip alignment",
+        "Nice pace on the swing, but your elbow is flying out at the top.": "elbow position",
+        "Great drive off the board, though the knees came apart on entry.": "knee alignment",
+        "Much improved, you stayed tall at the top. Next time lock the elbows out.": "elbow position",
+        "Nice try, the knees were caving in on the landing.": "knee alignment",
+    }
+    out = extractor.extract([Item(str(i), t) for i, t in enumerate(mixed)])
+    for (text, want), ext in zip(mixed.items(), out, strict=True):
+        assert ext.attributes == [want] and not ext.praise, (text, ext.attributes)

@@ -10,7 +10,9 @@ For each comment:
    descriptions of the body (``"arms not locked"``) and correction cues correct; praise cues praise, with negation
    (``"not perfect"`` corrects, ``"barely a splash"`` praises); a clause with both loses its praise spans
    (``"beautiful entry but his hands were apart"`` corrects the hands only); a clause with no cue that talks about
-   the body corrects when MiniLM puts it closer to correction than to praise examples;
+   the body corrects when MiniLM puts it closer to correction than to praise examples; praise reaches the clauses
+   after it that only describe a good state or keep it (``"great depth, your back stayed neutral, keep that"``),
+   and all clauses of a comment with no turn (``"but"``, ``"now"``) and nothing corrective (:func:`praise_scope`);
 3. a corrective clause that compares the two sides (``"her left side pushes harder than her right"``) gives
    ``symmetry``; one with a phrase of :data:`ATTRIBUTE_CUES` (``"too late"``, ``"tipping forward"``, not after a
    preposition of phase such as ``"on the entry"``) gives the attributes it names; any other goes to the nearest
@@ -71,7 +73,7 @@ PRAISE_CUES = [
     "straight up and down", "wonderful", "fantastic", "graceful", "impressive", "textbook", "smooth", "solid",
     "spot on", "spot-on", "well done", "amazing", "stunning", "gorgeous", "elegant", "precise", "best",
     "magnificent", "terrific", "decent", "strong", "tight", "fine", "well", "nicely", "sweet", "classy", "lovely",
-    "no splash", "controlled", "exquisite", "outstanding", "good job",
+    "no splash", "controlled", "exquisite", "outstanding", "good job", "loving", "exactly",
 ]  # fmt: skip
 NEGATORS = {"not", "no", "never", "without", "barely", "hardly", "minimal", "n't", "nothing", "isn't", "wasn't",
             "didn't", "don't", "doesn't", "hasn't", "lack", "lacking"}  # fmt: skip
@@ -124,7 +126,9 @@ PRAISE_PHRASES = [
     "keep it up", "keep that up", "keep this up", "keep going", "keep doing", "keep up the", "well played",
     "much better", "way better", "that's it", "thats it", "there you go", "nailed it", "awesome", "bravo",
     "love that", "loved", "ripping", "ripper", "flat hand", "flat hands", "flat palm", "well cushioned",
-    "balanced", "well balanced", "good job", "great job", "nice job",
+    "balanced", "well balanced", "good job", "great job", "nice job", "love the", "love how", "love your",
+    "looking better", "looks better", "looking good", "looks good", "much improved", "rock steady", "rock solid",
+    "for once", "exactly it", "exactly right", "exactly that",
 ]  # fmt: skip
 INSTRUCTION_VERBS = {
     "keep", "lower", "lift", "raise", "drive", "push", "pull", "squeeze", "brace", "tuck", "point", "extend",
@@ -283,6 +287,28 @@ DESIRED_QUALITIES = {
     "balance", "stability", "rhythm", "flexibility", "mobility", "push", "acceleration", "explosiveness", "speed",
     "leg drive", "hip drive", "knee bend", "follow through", "engagement",
 }  # fmt: skip
+# fault words that also name a skill or an exercise: "the swing", "arm swing", "on the inward" (a dive), "split
+# squats", "split step" name it, where "you swing your body", "knees drifting inward", "legs split" are faults
+SKILL_NAMES = {"swing", "swings", "inward", "split"}
+SKILL_NAME_BEFORE = {"arm", "golf", "back", "forward", "reverse", "full", "practice", "tennis", "same"}
+SKILL_NAME_AFTER = {"squat", "squats", "step", "steps", "jump", "jumps", "lunge", "lunges", "stance", "path",
+                    "plane", "speed", "tempo", "thought", "dive", "dives"}  # fmt: skip
+# a description of a state that a coach praises ("your back stayed neutral", "elbows are tucked", "held your spine
+# angle", "body's in one line"): praise in a praising comment, not a fault
+STATE_VERBS = {"stayed", "stays", "held", "holds", "kept", "keeps", "remained", "remains"}
+GOOD_STATES = [
+    "tucked", "neutral", "square", "squared", "level", "together", "stacked", "aligned", "in line", "one line",
+    "steady", "still", "tall", "on your toes", "on his toes", "on her toes", "balanced",
+]  # fmt: skip
+# words that make a described state a fault whatever the praise around it ("stayed too upright")
+STATE_FAULTS = {"too", "more", "less", "instead", "than"}
+# after praise, these keep it rather than correct it ("hold that", "keep that", "more of that")
+HOLD_STARTS = [
+    ["keep", "that"], ["keep", "this"], ["keep", "it"], ["keep", "those"], ["hold", "that"], ["hold", "this"],
+    ["hold", "it"], ["more", "of", "that"], ["more", "of", "this"], ["same", "again"],
+]  # fmt: skip
+# a clause opened by these after praise corrects again ("now just stop the knees shooting forward")
+SCOPE_BREAKERS = {"now", "next", "except", "only", "but", "though", "although", "however", "whereas"}
 EMB_MARGIN = 0.08  # a clause with no cue at all corrects when its correction-prototype margin exceeds this
 
 
@@ -346,25 +372,61 @@ def split_words(text: str) -> list[str]:
 
 def split_clauses(text: str) -> list[list[str]]:
     """Clauses of a comment as token lists (lower-case), short fragments glued to the clause before."""
-    clauses: list[list[str]] = []
+    return [c for c, _ in split_clauses_marked(text)]
+
+
+def split_clauses_marked(text: str) -> list[tuple[list[str], bool]]:
+    """:func:`split_clauses` with, for each clause, whether it opens after a contrast (``"but"``, ``"though"``) or
+    with a word that turns to a correction (``"now"``, ``"next time"``): praise before it does not reach it.
+
+    A lone praise word that opens the comment (``"Lovely, you held it"``) is kept as a clause of its own.
+    """
+    clauses: list[tuple[list[str], bool]] = []
     for chunk in re.split(r"[.,;:!?()\"]+|\s-\s", text.lower().replace("\u2019", "'")):
         current: list[str] = []
+        turn = False
         for tok in chunk.split():
             if tok in SPLIT_WORDS:
                 if current:
-                    clauses.append(current)
+                    clauses.append((current, turn or current[0] in SCOPE_BREAKERS))
                 current = []
+                turn = tok in CONTRAST_WORDS
             else:
                 current.append(tok)
         if current:
-            clauses.append(current)
-    merged: list[list[str]] = []
-    for c in clauses:
+            clauses.append((current, turn or current[0] in SCOPE_BREAKERS))
+    merged: list[tuple[list[str], bool]] = []
+    for c, turn in clauses:
         if merged and len(c) < 3:
-            merged[-1] = merged[-1] + c
+            merged[-1] = (merged[-1][0] + c, merged[-1][1])
         else:
-            merged.append(c)
-    return [c for c in merged if len(c) >= 2]
+            merged.append((c, turn))
+    return [(c, t) for c, t in merged if len(c) >= 2 or (len(c) == 1 and c[0] in PRAISE_WORDS)]
+
+
+def _skill_name(tokens: list[str], i: int) -> bool:
+    """``tokens[i]`` is a fault word used as the name of a skill (``"the swing"``, ``"on the inward"``, ``"split
+    squats"``), not as a fault."""
+    if tokens[i] not in SKILL_NAMES:
+        return False
+    if i + 1 < len(tokens) and tokens[i + 1] in SKILL_NAME_AFTER:
+        return True
+    return tokens[i] != "split" and i >= 1 and (tokens[i - 1] in DETERMINERS or tokens[i - 1] in SKILL_NAME_BEFORE)
+
+
+def good_state(tokens: list[str]) -> bool:
+    """A description of a state a coach wants (``"your back stayed neutral"``, ``"the elbows are tucked"``,
+    ``"held your spine angle"``): a state verb that is not an imperative, or a good state, and no fault cue."""
+    if any(t in STATE_FAULTS or _is_negator(t) for t in tokens):
+        return False
+    verb = any(t in STATE_VERBS for t in tokens[1:]) or (tokens[0] in STATE_VERBS and tokens[0] not in ("keep", "hold"))
+    return verb or any(_find(tokens, g) for g in GOOD_STATES)
+
+
+def hold_instruction(tokens: list[str]) -> bool:
+    """``"keep that"``, ``"hold that goose neck"``, ``"more of that"``: after praise, it keeps what was praised."""
+    i = _start(tokens)
+    return any(tokens[i : i + len(h)] == h for h in HOLD_STARTS)
 
 
 def segments(tokens: list[str], max_len: int = 12) -> list[list[str]]:
@@ -427,6 +489,11 @@ def negative_instruction(tokens: list[str]) -> bool:
     return any(tokens[i : i + len(s)] == s for s in NEGATIVE_STARTS)
 
 
+PRAISE_WORDS = {c for c in PRAISE_CUES if " " not in c}
+# a fault word followed by one of these describes a good outcome ("the shot came off clean")
+PRAISE_AFTER = [[w] for w in ("clean", "cleanly", "nicely", "smoothly", "perfectly", "beautifully")]
+
+
 def praise_phrase(tokens: list[str]) -> list[int]:
     """Positions of praise phrases (``"keep it up"``, ``"much better"``, ``"flat hand"`` in diving)."""
     return [i for p in PRAISE_PHRASES for i in _find(tokens, p) if not _negated(tokens, i)]
@@ -473,6 +540,10 @@ def lexicon_scores(tokens: list[str]) -> tuple[float, float]:
     for cue in sorted(CORRECTION_CUES + FAULT_WORDS, key=lambda c: -len(c.split())):
         for i in _find(tokens, cue):
             if i in used or CUE_GOALS.get(cue, set()) & set(tokens[max(0, i - 3) : i + 2]):
+                continue
+            n = len(cue.split())
+            if _skill_name(tokens, i) or (cue in FAULT_WORDS and tokens[i + n : i + n + 1] in PRAISE_AFTER):
+                used.update(range(i, i + n))  # "the swing", "split squats", "came off clean": not a fault
                 continue
             used.update(range(i, i + len(cue.split())))
             if _negated(tokens, i) and cue not in ("lack", "lacking") and not neg_instr:
@@ -588,6 +659,45 @@ class _Clause:
     match: list[str]  # the tokens matched to the seed (praise span removed)
 
 
+def _weak(kind: str, cue: str, tokens: list[str], near: bool) -> bool:
+    """A clause that praise can take over: a good state described (``"elbows are tucked"``), ``"keep that"``, or,
+    for praise in the comment (``near`` False), any clause with no cue; never an instruction, fault or negation."""
+    if kind == "maybe":
+        return good_state(tokens) or not near
+    if kind == "correct" and cue == "body part + direction":
+        return good_state(tokens)
+    return kind == "correct" and cue == "instruction" and hold_instruction(tokens)
+
+
+def praise_scope(read: list[tuple[list[str], bool, str, str, list[str]]]) -> list[tuple[list[str], str, str, list]]:
+    """``(tokens, kind, cue, match)`` of a comment's clauses, with praise carried over the clauses that only
+    describe or keep what it praised.
+
+    ``read`` holds ``(tokens, turn, kind, cue, match)`` per clause, ``turn`` when it opens after a contrast or with
+    ``"now"`` (:func:`split_clauses_marked`). A clause right after praise (or after a clause praise took over)
+    that describes a good state (``"much better bracing, your back stayed neutral"``) or keeps it (``"great
+    follow-through, hold that"``) praises, unless it opens with a turn. A comment that praises and has no turn, no
+    contrast and no corrective clause but these (``"loving the split step, you're up on your toes"``) praises in
+    all its clauses: a clause with no cue there elaborates the praise.
+    """
+    out = [[toks, kind, cue, match] for toks, _, kind, cue, match in read]
+    scope = False
+    for k, (toks, turn, kind, cue, _) in enumerate(read):
+        if kind == "praise":
+            scope = True
+        elif scope and not turn and _weak(kind, cue, toks, near=True):
+            out[k][1:3] = ["praise", "praise before it"]
+        else:
+            scope = False
+    praised = any(c[1] == "praise" for c in out)
+    turned = any(turn for _, turn, *_ in read)
+    if praised and not turned and all(c[1] == "praise" or _weak(c[1], c[2], c[0], near=False) for c in out):
+        for c in out:
+            if c[1] != "praise":
+                c[1:3] = ["praise", "praise in the comment"]
+    return [tuple(c) for c in out]
+
+
 def classify(tokens: list[str]) -> tuple[str, str, list[str]]:
     """``(kind, cue, tokens to match)`` of one clause: ``correct``, ``praise``, ``maybe`` or ``none``.
 
@@ -692,10 +802,13 @@ class OfflineExtractor:
             for b, item in enumerate(batch):
                 max_len = WRITTEN_MAX_LEN if re.search(r"[.,;:!?]", item.text) else 12
                 before: list[str] = []
-                for seg in (seg for clause in split_clauses(item.text) for seg in segments(clause, max_len)):
+                read = []
+                for clause, turn in split_clauses_marked(item.text):
+                    for seg in segments(clause, max_len):
+                        toks, before = resolve_pronoun(seg, before), seg
+                        read.append((toks, turn, *classify(toks)))
+                for toks, kind, cue, match in praise_scope(read):
                     n_clauses[b] += 1
-                    toks, before = resolve_pronoun(seg, before), seg
-                    kind, cue, match = classify(toks)
                     if kind == "praise":  # never a fault; what it praises is read from its words (no embedding)
                         has_praise[b] = True
                         about = [t for lo, hi in praise_spans(toks) for t in toks[max(0, lo - 2) : hi + 1]] or toks
@@ -709,6 +822,7 @@ class OfflineExtractor:
                         clauses.append(_Clause(b, toks, kind, cue, match))
             # a clause with no cue in a comment that praises, corrects nothing and has no contrast ("but") elaborates
             # the praise ("good job, your back stayed flat the whole set"): it is not embedded as a possible fault
+            # (praise_scope already made praise of the good states and "keep that" of such comments)
             corrects = {c.item for c in clauses if c.kind == "correct"}
             praise_only = {
                 b
