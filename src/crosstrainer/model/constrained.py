@@ -167,7 +167,9 @@ def _grow(
     Each row of the batch gets all of its turn's branches one after another; a 4-D attention mask lets every token
     see its turn's prompt, its parent chain and the earlier tokens of its own branch, nothing else, and position ids
     continue from the parent, so each branch is scored exactly as if it were alone after its parent (up to
-    floating-point rounding). No KV cache is copied per answer: the tree's cache stays one row per turn::
+    floating-point rounding). No KV cache is copied per answer: the tree's cache stays one row per turn. The mask is
+    additive (0 or the dtype's minimum), which transformers' ``eager`` and ``sdpa`` attention take as given (its
+    default; kernels that take no mask, such as ``flash_attention_2``, cannot run this)::
 
         row i: [prompt+video (cached)] [a, ,] [b ,] [none] [pad]     <- pass 1: each first name + comma
                [...]                                [tail of "a, c"] <- pass 2: sees the prompt and [a ,] only
