@@ -10,6 +10,9 @@ Inputs, hand-labelled comments (fitness, diving, climbing, ball sports), one JSO
 * ``blind2``: ``tests/fixtures/coaching_blind2.jsonl`` (149 comments), written by a separate writer who never read the
   extractor, its lexicons or the earlier sets (only the vocabulary's names and definitions), and committed before
   any run.
+* ``blind3``: ``tests/fixtures/coaching_blind3.jsonl`` (158 comments), written by a third separate writer who never read
+  the extractor, its lexicons, the earlier sets or the commit messages (only the vocabulary's names and definitions),
+  and committed before any run.
 
 Each line::
 
@@ -57,6 +60,7 @@ SETS = {
     "seen": FIXTURES / "coaching_heldout.jsonl",
     "blind": FIXTURES / "coaching_blind.jsonl",
     "blind2": FIXTURES / "coaching_blind2.jsonl",
+    "blind3": FIXTURES / "coaching_blind3.jsonl",
 }
 BASELINE_COMMIT = "da7b70b"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
