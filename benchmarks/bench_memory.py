@@ -1,9 +1,10 @@
 """Peak memory of ``crosstrainer assess`` on a 10-minute video (a script, not a test).
 
 The video: the sample clip's real frames letterboxed to 640x360 and looped forward/backward to 10 minutes (30 fps,
-H.264), made once under ``--work`` (it takes about 2 minutes to encode). Each command runs as a child process and
-its peak resident set size is read from the kernel when it exits (``wait4``'s ``ru_maxrss``), with the RSS sampled
-every 0.25 s for a timeline of where the memory goes. In the same run, the baselines that make up the floor:
+H.264), made once under ``--work`` (it takes about 2 minutes to encode). Each command runs as a child process; the
+peak resident set size of its largest process is read from the kernel when it exits (``wait4``'s ``ru_maxrss``), and
+the RSS of all its processes together (``assess`` reads a long video's pose in a child process while the model loads)
+is sampled every 0.1 s, for a timeline and the peak that counts. In the same run, the baselines that make up the floor:
 
 - ``python -c "import torch, transformers, mediapipe, av"``: the libraries alone,
 - ``crosstrainer assess`` on the 2-second sample clip: model, pose and language model on a short input,
@@ -30,22 +31,34 @@ SAMPLE = ROOT / "examples" / "sample_bicep_curl.mp4"
 TARGET_MB = 1200
 
 
+def tree_rss_kb(pid: int) -> int:
+    """Resident memory of process ``pid`` plus all of its descendants now (kB; 0 once they are gone)."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+            total += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS"))
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, StopIteration, ValueError):
+            continue
+    return total
+
+
 def run_measured(cmd: list[str]) -> dict:
-    """Run ``cmd``; its exit code, wall time, peak RSS (MB, from the kernel) and a sampled RSS timeline."""
+    """Run ``cmd``; its exit code, wall time, peak RSS (MB) of its largest process (the kernel's ``ru_maxrss``), and
+    the sum over the process and its children (``crosstrainer assess`` reads a long video's pose in a child process)
+    sampled every 0.1 s, as a timeline and its peak."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     timeline: list[tuple[float, int]] = []
 
     def sample() -> None:
-        status = Path(f"/proc/{proc.pid}/status")
         while proc.poll() is None:
-            try:
-                rss = next(int(line.split()[1]) for line in status.read_text().splitlines() if line.startswith("VmRSS"))
-                timeline.append((round(time.perf_counter() - t0, 2), rss // 1024))
-            except (OSError, StopIteration, ValueError):
-                pass
-            time.sleep(0.25)
+            timeline.append((round(time.perf_counter() - t0, 2), tree_rss_kb(proc.pid) // 1024))
+            time.sleep(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -58,6 +71,7 @@ def run_measured(cmd: list[str]) -> dict:
         "exit_code": proc.returncode,
         "wall_s": round(time.perf_counter() - t0, 1),
         "peak_rss_mb": round(usage.ru_maxrss / 1024),
+        "peak_tree_rss_mb": max((mb for _, mb in timeline), default=0),
         "timeline": timeline[:: max(1, len(timeline) // 60)],
         "stderr_tail": err[-300:] if proc.returncode else "",
     }
@@ -93,13 +107,16 @@ def main() -> int:
     from rich.table import Table
 
     table = Table(title=f"peak memory of crosstrainer assess, {report['machine']}")
-    for col in ("run", "exit", "wall s", "peak RSS MB"):
+    for col in ("run", "exit", "wall s", "peak RSS MB, largest process", "peak RSS MB, all processes (sampled)"):
         table.add_column(col, justify="left" if col == "run" else "right")
     for name, r in rows.items():
-        table.add_row(name, str(r["exit_code"]), str(r["wall_s"]), str(r["peak_rss_mb"]))
+        table.add_row(name, str(r["exit_code"]), str(r["wall_s"]), str(r["peak_rss_mb"]), str(r["peak_tree_rss_mb"]))
     Console().print(table)
     long = rows[long_name]
-    print(f"target: peak RSS <= {TARGET_MB} MB on the long video: {long['peak_rss_mb']} MB")
+    print(
+        f"target: peak RSS <= {TARGET_MB} MB on the long video: {long['peak_rss_mb']} MB for its largest process, "
+        f"{long['peak_tree_rss_mb']} MB for all its processes together"
+    )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return 0

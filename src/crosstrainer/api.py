@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import pickle
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -290,6 +292,99 @@ def read_pose_early(
     t0 = time.perf_counter()
     result = encoder.read(path, kind, skeleton, fps, None)
     return PoseRead(result, time.perf_counter() - t0)
+
+
+def _read_pose_in_child(conn: Any, args: tuple) -> None:
+    """The child process of :class:`PoseReadJob` (module level: the spawn start method finds it by name).
+
+    Sends ``(True, PoseRead | None)`` or ``(False, CrossTrainerError)``; ``(False, None)`` for anything unexpected,
+    which the parent then meets itself by reading the input in-process."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent decides
+    try:
+        message: tuple[bool, Any] = (True, read_pose_early(*args))
+    except CrossTrainerError as exc:
+        message = (False, exc)
+    except BaseException:  # reported by the parent's own read of the input, with its usual message
+        message = (False, None)
+    with contextlib.suppress(Exception):  # the parent may be gone (interrupted): then there is nobody to tell
+        try:
+            conn.send(message)
+        except (pickle.PicklingError, TypeError, AttributeError):
+            conn.send((False, None))
+    conn.close()
+
+
+class PoseReadJob:
+    """:func:`read_pose_early` of a video in a child process, so that this process loads the model meanwhile::
+
+        job = PoseReadJob("clip.mp4")        # the pose starts now, in another process
+        assessor = Assessor.load()           # imports and weights, at the same time
+        result = assessor.assess("clip.mp4", read=job.result())
+
+    A process, not a thread: the imports of a model load hold the GIL that the pose threads need between frames (a
+    thread gained nothing; a process took ``crosstrainer assess`` of a 30 s video from 18.5-19.8 s to 16.4-16.5 s on
+    2 cores, docs/benchmarks.md). :meth:`result` returns what :func:`read_pose_early` would and raises its errors
+    (``NoPersonError``...). If the child cannot start or dies (killed, out of memory), the input is read here
+    instead: slower, never lost. The child ignores Ctrl-C and is a daemon: it ends with this process.
+
+    Only for videos of :attr:`MIN_DURATION_S` or more (:meth:`worth_it`): a shorter one is read before the load,
+    so that one with nobody in it fails without loading the model (its pose takes a second or two); on a longer one
+    the pose costs more than the load, and running both at once saves more than a failed video wastes.
+    """
+
+    MIN_DURATION_S = 8.0
+
+    @classmethod
+    def worth_it(cls, path: str | Path) -> bool:
+        """True for a video of at least :attr:`MIN_DURATION_S` seconds (its header says so)."""
+        from crosstrainer.video.decode import probe_video
+
+        return probe_video(path).duration_s >= cls.MIN_DURATION_S
+
+    def __init__(
+        self,
+        path: str | Path,
+        model_dir: str | Path | None = None,
+        kind: str = "auto",
+        skeleton: str | None = None,
+        fps: float | None = None,
+        sample_fps: float = 10.0,
+    ) -> None:
+        import multiprocessing
+
+        self.args = (str(path), None if model_dir is None else str(model_dir), kind, skeleton, fps, sample_fps)
+        self.process: Any = None
+        try:
+            ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited threads or locks
+            self._conn, child_end = ctx.Pipe(duplex=False)
+            self.process = ctx.Process(
+                target=_read_pose_in_child, args=(child_end, self.args), name="crosstrainer-pose", daemon=True
+            )
+            self.process.start()
+            child_end.close()
+        except (OSError, RuntimeError, ValueError):  # no process could start here: :meth:`result` reads in-process
+            self.process = None
+
+    def result(self) -> PoseRead | None:
+        """Wait for the child's pose (the input's errors are raised here)."""
+        if self.process is not None:
+            try:
+                ok, value = self._conn.recv()
+            except (EOFError, OSError):  # the child died before it could answer
+                ok, value = False, None
+            finally:
+                self._conn.close()
+                self.process.join(timeout=10)
+                if self.process.is_alive():
+                    self.process.terminate()
+                self.process = None
+            if ok:
+                return value
+            if value is not None:
+                raise value
+        return read_pose_early(*self.args)
 
 
 def _model_encoder(manifest: Any, folder: Path, features: Any, clip_checkpoint: Any) -> Any:

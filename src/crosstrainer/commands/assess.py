@@ -136,11 +136,12 @@ def assess_command(
     if batch and report and report != "auto" and len(files) > 1:
         raise UsageError("--report PATH takes one input; with --out-dir use --report auto")
     check_outputs(files, json_out, report, out_dir, batch)  # an unwritable output fails before the model loads
-    from crosstrainer.api import Assessor, preflight  # heavier imports only once the options are known to be good
+    from crosstrainer.api import Assessor, PoseReadJob, preflight  # heavier imports once the options are good
 
     failures: list[tuple[Path, CrossTrainerError]] = []
+    first_kind = None
     if not batch:
-        preflight(files[0], kind, skeleton, fps, features, model)  # a bad input fails before the model loads
+        first_kind = preflight(files[0], kind, skeleton, fps, features, model)  # a bad input fails before the load
     else:
         for f in files:  # the same cheap checks per input: a batch of only bad inputs never loads the model
             try:
@@ -152,15 +153,21 @@ def assess_command(
             _raise_failures(failures, files)
     from crosstrainer.report.terminal import render_assessment
 
-    early = None
-    if not batch and features is None:  # a pose model reads the input first: a video with nobody in it fails at once
+    early = job = None
+    if first_kind == "video" and features is None and PoseReadJob.worth_it(files[0]):
+        job = PoseReadJob(files[0], model, kind, skeleton, fps, sample_fps)  # the pose runs while the model loads
+    elif not batch and features is None:  # else read first: a short video with nobody in it fails before the load
         from crosstrainer.api import read_pose_early
 
         with console.status("reading the input...", spinner="dots"):
             early = read_pose_early(files[0], model, kind, skeleton, fps, sample_fps)
-    with console.status("loading model...", spinner="dots"):
+    with console.status(
+        "loading model..." if job is None else "reading the video and loading model...", spinner="dots"
+    ):
         assessor = Assessor.load(model, sample_fps=sample_fps, features=features, clip_checkpoint=clip_checkpoint)
-    raise_if_interrupted()  # a Ctrl-C during the model's imports may have been swallowed by a library callback
+        raise_if_interrupted()  # a Ctrl-C during the model's imports may have been swallowed by a library callback
+        if job is not None:
+            early = job.result()
     if not batch:
         result = assessor.assess(files[0], kind=kind, skeleton=skeleton, fps=fps, sport=sport, read=early)
         raise_if_interrupted()
