@@ -265,6 +265,22 @@ class PoseRead:
     seconds: float
 
 
+def _pose_encoder(model_dir: str | Path | None) -> Any:
+    """The pose encoder of a pose model's folder (the bundled default unless ``model_dir``); None for a model that
+    reads no pose, or a folder that cannot be read (its load reports that). Reads the manifest only."""
+    from crosstrainer.encoders.registry import PoseEncoder
+    from crosstrainer.model.checkpoint import read_manifest
+
+    folder = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
+    try:
+        m = read_manifest(folder)
+    except ModelError:
+        return None
+    if m.encoder.get("name") != PoseEncoder().kinematics.name:
+        return None
+    return _model_encoder(m, folder, None, None)
+
+
 def read_pose_early(
     path: str | Path,
     model_dir: str | Path | None = None,
@@ -277,17 +293,9 @@ def read_pose_early(
     """For a pose model (the bundled default unless ``model_dir``): read the input's pose *before* the language
     model loads, so a video with nobody in it fails at once (``NoPersonError``) instead of after the load. None for
     a model that reads no pose, or a model folder that cannot be read (its load reports that)."""
-    from crosstrainer.encoders.registry import PoseEncoder
-    from crosstrainer.model.checkpoint import read_manifest
-
-    folder = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
-    try:
-        m = read_manifest(folder)
-    except ModelError:
+    encoder = _pose_encoder(model_dir)
+    if encoder is None:
         return None
-    if m.encoder.get("name") != PoseEncoder().kinematics.name:
-        return None
-    encoder = _model_encoder(m, folder, None, None)
     encoder.sample_fps, encoder.max_side = sample_fps, max_side
     t0 = time.perf_counter()
     result = encoder.read(path, kind, skeleton, fps, None)
@@ -337,11 +345,11 @@ class PoseReadJob:
     MIN_DURATION_S = 8.0
 
     @classmethod
-    def worth_it(cls, path: str | Path) -> bool:
-        """True for a video of at least :attr:`MIN_DURATION_S` seconds (its header says so)."""
+    def worth_it(cls, path: str | Path, model_dir: str | Path | None = None) -> bool:
+        """True for a video of at least :attr:`MIN_DURATION_S` seconds (its header says so) and a pose model."""
         from crosstrainer.video.decode import probe_video
 
-        return probe_video(path).duration_s >= cls.MIN_DURATION_S
+        return probe_video(path).duration_s >= cls.MIN_DURATION_S and _pose_encoder(model_dir) is not None
 
     def __init__(
         self,

@@ -154,7 +154,7 @@ def assess_command(
     from crosstrainer.report.terminal import render_assessment
 
     early = job = None
-    if first_kind == "video" and features is None and PoseReadJob.worth_it(files[0]):
+    if first_kind == "video" and features is None and PoseReadJob.worth_it(files[0], model):
         job = PoseReadJob(files[0], model, kind, skeleton, fps, sample_fps)  # the pose runs while the model loads
     elif not batch and features is None:  # else read first: a short video with nobody in it fails before the load
         from crosstrainer.api import read_pose_early
