@@ -55,14 +55,17 @@ def run_measured(cmd: list[str]) -> dict:
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     timeline: list[tuple[float, int]] = []
 
-    def sample() -> None:
-        while proc.poll() is None:
+    done = threading.Event()
+
+    def sample() -> None:  # never proc.poll(): it would reap the child before wait4 reads its peak
+        while not done.is_set():
             timeline.append((round(time.perf_counter() - t0, 2), tree_rss_kb(proc.pid) // 1024))
-            time.sleep(0.1)
+            done.wait(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     _, status, usage = os.wait4(proc.pid, 0)
+    done.set()
     proc.returncode = os.waitstatus_to_exitcode(status)
     sampler.join()
     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""

@@ -332,7 +332,7 @@ class PoseReadJob:
         result = assessor.assess("clip.mp4", read=job.result())
 
     A process, not a thread: the imports of a model load hold the GIL that the pose threads need between frames (a
-    thread gained nothing; a process took ``crosstrainer assess`` of a 30 s video from 18.5-19.8 s to 16.4-16.5 s on
+    thread gained nothing; a process took ``crosstrainer assess`` of a 30 s video from 15.5-15.6 s to 12.9-13.1 s on
     2 cores, docs/benchmarks.md). :meth:`result` returns what :func:`read_pose_early` would and raises its errors
     (``NoPersonError``...). If the child cannot start or dies (killed, out of memory), the input is read here
     instead: slower, never lost. The child ignores Ctrl-C and is a daemon: it ends with this process.
@@ -380,7 +380,7 @@ class PoseReadJob:
         if self.process is not None:
             try:
                 ok, value = self._conn.recv()
-            except (EOFError, OSError):  # the child died before it could answer
+            except (EOFError, OSError, pickle.UnpicklingError):  # the child died before it could answer
                 ok, value = False, None
             finally:
                 self._conn.close()

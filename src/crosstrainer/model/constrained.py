@@ -206,14 +206,16 @@ def _grow(
     flat = [(row, s + t) for (row, tokens, _, _), s in zip(branches, starts, strict=True) for t in range(len(tokens))]
     next_id = [tok for _, tokens, _, _ in branches for tok in [*tokens[1:], model.eos_id]]
     wanted = {(row, s + len(tokens) - 1) for (row, tokens, _, keep), s in zip(branches, starts, strict=True) if keep}
-    picked, eos, kept = [], [], {}
+    at_all, next_all = torch.tensor(flat, device=dev), torch.tensor(next_id, device=dev)
+    picked_parts, eos_parts, kept = [], [], {}
     for c0 in range(0, len(flat), HEAD_TOKENS):
-        chunk = flat[c0 : c0 + HEAD_TOKENS]
-        at = torch.tensor(chunk, device=dev)
+        at = at_all[c0 : c0 + HEAD_TOKENS]
         log_probs = head(hidden[at[:, 0], at[:, 1]]).float().log_softmax(-1)
-        picked += log_probs.gather(1, torch.tensor(next_id[c0 : c0 + HEAD_TOKENS], device=dev)[:, None])[:, 0].tolist()
-        eos += log_probs[:, model.eos_id].tolist()
-        kept.update({key: log_probs[j].clone() for j, key in enumerate(chunk) if key in wanted})
+        picked_parts.append(log_probs.gather(1, next_all[c0 : c0 + HEAD_TOKENS, None])[:, 0])
+        eos_parts.append(log_probs[:, model.eos_id])
+        kept.update({key: log_probs[j].clone() for j, key in enumerate(flat[c0 : c0 + HEAD_TOKENS]) if key in wanted})
+        del log_probs  # before the next chunk's exist: one chunk of vocabulary log-probabilities at a time
+    picked, eos = torch.cat(picked_parts).tolist(), torch.cat(eos_parts).tolist()
     nodes, k = [], 0
     for (row, tokens, parent, keep), s, cols in zip(branches, starts, columns, strict=True):
         before = parent.next if parent is not None else tree.first[row]
