@@ -289,14 +289,15 @@ def score_answers(
         branches: list[tuple[int, list[int], _Node | None, bool]] = []
         keys: list[tuple[int, Answer, int]] = []  # (turn, answer, tokens before EOS)
         for i in range(len(batch)):
+            scored: set[str] = set()  # this turn's first names that get a branch
             for j, a in enumerate(singles):
                 bound = math.exp(float(tree.first[i, first_row[j][0]]))
                 if a == () or bound >= min_prob:
                     branches.append((i, first_row[j], None, bool(a) and a[0] in sep))
                     keys.append((i, a, len(head[a])))
+                    scored.update(a)
                 else:
                     unscored[i] += bound
-            scored = {a[0] for k, a, _ in keys if k == i and a}
             for pair, toks in whole.items():
                 if pair[0] in scored:  # else already bounded by its first name
                     branches.append((i, toks[:-1], None, False))
