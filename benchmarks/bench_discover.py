@@ -13,6 +13,8 @@ Inputs, hand-labelled comments (fitness, diving, climbing, ball sports), one JSO
 * ``blind3``: ``tests/fixtures/coaching_blind3.jsonl`` (158 comments), written by a third separate writer who never read
   the extractor, its lexicons, the earlier sets or the commit messages (only the vocabulary's names and definitions),
   and committed before any run.
+* ``blind4``: ``tests/fixtures/coaching_blind4.jsonl`` (162 comments), written by a fourth separate writer under the
+  same rules (only the seed vocabulary's names and definitions), and committed before any run.
 
 Each line::
 
@@ -61,6 +63,7 @@ SETS = {
     "blind": FIXTURES / "coaching_blind.jsonl",
     "blind2": FIXTURES / "coaching_blind2.jsonl",
     "blind3": FIXTURES / "coaching_blind3.jsonl",
+    "blind4": FIXTURES / "coaching_blind4.jsonl",
 }
 BASELINE_COMMIT = "da7b70b"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
