@@ -198,3 +198,28 @@ def test_answers_grow_as_a_tree_in_one_cache_row_per_turn(tiny_model, turns, mon
     scores = score_answers(tiny_model, turns, NAMES, min_prob=0.0, max_pairs=ALL_PAIRS, pair_min_prob=0.0)
     assert all(len(s.log_probs) == 1 + len(NAMES) + ALL_PAIRS for s in scores)
     assert calls == [(len(turns), len(turns))] * 2
+
+
+def test_a_comma_is_fed_only_where_a_list_can_be_likely(tiny_model, turns, monkeypatch) -> None:
+    """A name's comma (what its lists "a, b" start with) is fed only when its first token reaches ``pair_min_prob``;
+    the single answers keep their exact scores, and ``unscored`` still bounds the lists left out."""
+    from crosstrainer.model import constrained
+
+    fed: list[list[bool]] = []
+    original = constrained._grow
+
+    def spy(model, tree, branches):
+        fed.append([keep for _, _, _, keep in branches])
+        return original(model, tree, branches)
+
+    monkeypatch.setattr(constrained, "_grow", spy)
+    every = score_answers(tiny_model, turns, NAMES, min_prob=0.0, max_pairs=ALL_PAIRS, pair_min_prob=0.0)
+    assert any(fed[0]) and len(fed) == 2  # commas, then the lists' second names
+    fed.clear()
+    singles = score_answers(tiny_model, turns, NAMES, min_prob=0.0, max_pairs=ALL_PAIRS, pair_min_prob=1.0)
+    assert len(fed) == 1 and not any(fed[0])  # no list can reach P = 1: no comma and no second pass
+    for e, s in zip(every, singles, strict=True):
+        assert all(len(a) < 2 for a in s.log_probs)
+        assert all(s.log_probs[a] == pytest.approx(e.log_probs[a], abs=1e-5) for a in s.log_probs)
+        lists = sum(math.exp(lp) for a, lp in e.log_probs.items() if len(a) == 2)
+        assert lists <= s.unscored <= 1.0

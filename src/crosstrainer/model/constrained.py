@@ -268,8 +268,9 @@ def score_answers(
     ``max_pairs`` lists ``"a, b"``, those most likely to start so (P(answer starts ``"a, "`` + b's first token)),
     when that is at least ``pair_min_prob`` (``max_pairs=0``: no lists). What is left out is bounded by
     ``AnswerScores.unscored``. Per batch of turns, three forward passes whatever the number of answers: the
-    prompt+video prefixes, then every scored name + comma (giving each single answer's EOS and each list's start)
-    as branches of one tree (:func:`_grow`), then the chosen lists' second names as branches after their first.
+    prompt+video prefixes, then every scored name (giving each single answer's EOS), with a comma where its first
+    token is at least ``pair_min_prob`` likely (giving its lists' starts), as branches of one tree
+    (:func:`_grow`), then the chosen lists' second names as branches after their first.
     Deterministic.
     """
     names = _check_names(names)
@@ -293,7 +294,9 @@ def score_answers(
             for j, a in enumerate(singles):
                 bound = math.exp(float(tree.first[i, first_row[j][0]]))
                 if a == () or bound >= min_prob:
-                    branches.append((i, first_row[j], None, bool(a) and a[0] in sep))
+                    # the comma only where a list "a, b" can reach pair_min_prob: P("a, " + b...) <= bound
+                    comma = bool(a) and a[0] in sep and bound >= pair_min_prob
+                    branches.append((i, first_row[j] if comma else head[a], None, comma))
                     keys.append((i, a, len(head[a])))
                     scored.update(a)
                 else:
@@ -307,6 +310,8 @@ def score_answers(
             log_probs[i][a] = sum(node.log_probs[:n]) + node.eos[n - 1]
             if len(a) == 1 and node.next is not None:
                 firsts[(i, a[0])] = node
+            elif len(a) == 1 and a[0] in sep:  # its lists are left out: P(a's tokens, then not EOS) bounds them
+                unscored[i] += math.exp(sum(node.log_probs[:n])) * -math.expm1(node.eos[n - 1])
         # pass 2: the second names of the lists most likely to start so, after their first name's branch
         branches, picked = [], []
         for i in range(len(batch)):
