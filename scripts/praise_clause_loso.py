@@ -74,7 +74,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import importlib.util
 import json
 import os
 import sys
@@ -83,6 +82,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from praise_gate_loso import _bench  # scripts/ is on sys.path when a script here runs
 
 ROOT = Path(__file__).resolve().parents[1]
 SET_NAMES = ("dev", "seen", "blind", "blind2", "blind3")
@@ -110,14 +110,6 @@ CUES = (
     "two sides compared",
 )
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_discover", ROOT / "benchmarks" / "bench_discover.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def read_clauses(text: str) -> list[dict[str, Any]]:
