@@ -116,13 +116,7 @@ def read_clauses(text: str) -> list[dict[str, Any]]:
     """The comment's clauses as the current extractor reads them: tokens, turn, raw and scoped kind, cue, match."""
     from crosstrainer.discover import offline as o
 
-    max_len = o.WRITTEN_MAX_LEN if any(c in text for c in ".,;:!?") else 12
-    before: list[str] = []
-    read = []
-    for clause, turn in o.split_clauses_marked(text):
-        for seg in o.segments(clause, max_len):
-            toks, before = o.resolve_pronoun(seg, before), seg
-            read.append((toks, turn, *o.classify(toks)))
+    read = o.read_clauses(text)
     scoped = o.praise_scope(read)
     return [
         {"toks": r[0], "turn": r[1], "raw": r[2], "cue": r[3], "match": r[4], "kind": s[1]}

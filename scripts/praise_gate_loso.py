@@ -55,13 +55,7 @@ def rule_features(text: str) -> list[float]:
     """Corrective clause, instruction, praise clause, contrast word (0 / 1), as the current extractor reads them."""
     from crosstrainer.discover import offline as o
 
-    max_len = o.WRITTEN_MAX_LEN if any(c in text for c in ".,;:!?") else 12
-    before: list[str] = []
-    read = []
-    for clause, turn in o.split_clauses_marked(text):
-        for seg in o.segments(clause, max_len):
-            toks, before = o.resolve_pronoun(seg, before), seg
-            read.append((toks, turn, *o.classify(toks)))
+    read = o.read_clauses(text)
     kinds = [(kind, cue) for _, kind, cue, _ in o.praise_scope(read)]
     return [
         float(any(k == "correct" for k, _ in kinds)),

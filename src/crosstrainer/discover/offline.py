@@ -669,6 +669,23 @@ def _weak(kind: str, cue: str, tokens: list[str], near: bool) -> bool:
     return kind == "correct" and cue == "instruction" and hold_instruction(tokens)
 
 
+def read_clauses(text: str) -> list[tuple[list[str], bool, str, str, list[str]]]:
+    """``(tokens, turn, kind, cue, match)`` per clause of a comment, as :func:`classify` reads it (before
+    :func:`praise_scope`); long unpunctuated clauses are cut into segments, and pronouns resolved from the previous.
+
+    >>> [(tokens, turn, kind) for tokens, turn, kind, _, _ in read_clauses("Great squat, but your knees cave in.")]
+    [(['great', 'squat'], False, 'praise'), (['your', 'knees', 'cave', 'in'], True, 'correct')]
+    """
+    max_len = WRITTEN_MAX_LEN if re.search(r"[.,;:!?]", text) else 12
+    before: list[str] = []
+    read = []
+    for clause, turn in split_clauses_marked(text):
+        for seg in segments(clause, max_len):
+            toks, before = resolve_pronoun(seg, before), seg
+            read.append((toks, turn, *classify(toks)))
+    return read
+
+
 def praise_scope(read: list[tuple[list[str], bool, str, str, list[str]]]) -> list[tuple[list[str], str, str, list]]:
     """``(tokens, kind, cue, match)`` of a comment's clauses, with praise carried over the clauses that only
     describe or keep what it praised.
@@ -800,14 +817,7 @@ class OfflineExtractor:
             found = [OfflineExtraction() for _ in batch]
             has_praise = [False] * len(batch)
             for b, item in enumerate(batch):
-                max_len = WRITTEN_MAX_LEN if re.search(r"[.,;:!?]", item.text) else 12
-                before: list[str] = []
-                read = []
-                for clause, turn in split_clauses_marked(item.text):
-                    for seg in segments(clause, max_len):
-                        toks, before = resolve_pronoun(seg, before), seg
-                        read.append((toks, turn, *classify(toks)))
-                for toks, kind, cue, match in praise_scope(read):
+                for toks, kind, cue, match in praise_scope(read_clauses(item.text)):
                     n_clauses[b] += 1
                     if kind == "praise":  # never a fault; what it praises is read from its words (no embedding)
                         has_praise[b] = True
