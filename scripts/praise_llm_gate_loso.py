@@ -23,15 +23,11 @@ drops on seen (0.989 -> 0.979) and blind (0.991 -> 0.981).
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
 SET_NAMES = ("dev", "seen", "blind", "blind2", "blind3")
 SHOTS = (
     ("Great depth on that squat, chest stayed up the whole time.", "praise"),
@@ -44,14 +40,6 @@ SHOTS = (
 GRID = [round(float(x), 1) for x in np.arange(-4.5, -2.95, 0.1)]
 MAX_CORRECTING_GATED = 0.005
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-
-def _script(name: str, path: Path) -> Any:
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def correction_log_odds(texts: list[str], batch: int = 16) -> list[float]:
@@ -74,12 +62,12 @@ def correction_log_odds(texts: list[str], batch: int = 16) -> list[float]:
 
 
 def main() -> int:
+    import praise_clause_loso as clause  # scripts/ is on sys.path when a script here runs
     from sklearn.metrics import roc_auc_score
 
     from crosstrainer.discover import DiscoverConfig
     from crosstrainer.discover.offline import OfflineExtractor
 
-    clause = _script("praise_clause_loso", ROOT / "scripts" / "praise_clause_loso.py")
     bench = clause._bench()
     cfg = DiscoverConfig(min_count=1)
     extractor = OfflineExtractor(cfg)
